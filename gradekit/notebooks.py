@@ -1,0 +1,61 @@
+"""Where the course's notebooks live, and what their nbgrader cells contain."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+
+COURSE_ROOT = Path(__file__).resolve().parent.parent
+ASSIGNMENT = "mini_auto_grad"
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
+SOURCE_NOTEBOOK = COURSE_ROOT / "source" / ASSIGNMENT / NOTEBOOK
+EXERCISES = ("ex1", "ex2", "ex3")
+
+_HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+_SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+# A line that is nothing but a string literal is an assertion message: a hint meant for students.
+_STRING_LITERAL = re.compile(r"""^[rbfu]*(["']).*\1[,)]*$""", re.I)
+
+
+def read(path: str | Path) -> nbformat.NotebookNode:
+    return nbformat.read(str(path), as_version=4)
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def grade_cells(nb) -> dict[str, float]:
+    """grade_id -> points of every graded cell, in notebook order."""
+    return {
+        nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c).get("points", 0))
+        for c in nb.cells
+        if nbgrader_meta(c).get("grade")
+    }
+
+
+def exercise_of(grade_id: str) -> str:
+    """The exercise a graded cell belongs to: the prefix of its grade_id (`ex2_backward` -> `ex2`)."""
+    return grade_id.split("_", 1)[0]
+
+
+def _secret_lines(text: str, region: re.Pattern) -> list[str]:
+    lines = []
+    for block in region.findall(text):
+        for line in block.splitlines():
+            line = line.strip()
+            if len(line) >= 8 and not _STRING_LITERAL.match(line):
+                lines.append(line)
+    return lines
+
+
+def hidden_test_lines(source: str) -> list[str]:
+    """The code lines of the hidden test regions of a cell source (messages excluded: they are hints)."""
+    return _secret_lines(source, _HIDDEN)
+
+
+def solution_lines(source: str) -> list[str]:
+    """The non-trivial lines of the solution regions of a cell source."""
+    return _secret_lines(source, _SOLUTION)

@@ -1,0 +1,29 @@
+"""The reference solution, executed straight from the instructor's source notebook.
+
+The engine exists once, in `source/`; tests and benchmarks import it from there, so what they check
+is exactly what the notebook teaches and what `solutions/` shows.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+from pathlib import Path
+
+from gradekit.notebooks import SOURCE_NOTEBOOK, nbgrader_meta, read
+
+
+def solution_code(path: str | Path = SOURCE_NOTEBOOK) -> str:
+    """The code of every solution cell of the notebook, in order, as one Python source."""
+    nb = read(path)
+    cells = [c.source for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("solution")]
+    return "\n\n".join(cells) + "\n"
+
+
+@functools.cache
+def load(path: str | Path = SOURCE_NOTEBOOK) -> types.ModuleType:
+    """Execute the solution cells into a fresh module (`Value`, `MLP`, `train`, ...)."""
+    module = types.ModuleType("mini_auto_grad_reference")
+    module.__file__ = str(path)
+    exec(compile(solution_code(path), f"{path}#solutions", "exec"), module.__dict__)
+    return module

@@ -1,0 +1,39 @@
+"""nbgrader configuration of the mini_auto_grad course.
+
+Every path is relative to the folder of this file, so a copy of the course (tests, CI, a grading
+node) works wherever it lives. Environment variables override what differs between machines.
+"""
+
+import os
+from pathlib import Path
+
+c = get_config()  # noqa: F821  (injected by nbgrader when it loads this file)
+
+COURSE_ROOT = Path(__file__).resolve().parent
+
+c.CourseDirectory.course_id = "mini_auto_grad"
+c.CourseDirectory.root = str(COURSE_ROOT)
+c.CourseDirectory.solution_directory = "solutions"
+
+# SQLite in the course root by default; a big course points this at PostgreSQL, e.g.
+# NBGRADER_DB_URL=postgresql+psycopg2://grader@db.example/mini_auto_grad (psycopg2, not psycopg 3).
+c.CourseDirectory.db_url = os.environ.get(
+    "NBGRADER_DB_URL", f"sqlite:///{COURSE_ROOT / 'gradebook.db'}"
+)
+
+# A cell that runs longer than this fails alone; the reference notebook needs ~1 s in all.
+c.Execute.timeout = int(os.environ.get("NBGRADER_CELL_TIMEOUT", "30"))
+
+# A deleted test cell is put back from the gradebook instead of silently costing nothing.
+# (nbgrader inserts it after the previous solution or test cell of the source, which is why every
+# test cell of the source notebook directly follows one of those.)
+c.OverwriteCells.add_missing_cells = True
+
+# Feedback: no hidden test in the cells, and tracebacks reduced to the exception and its message
+# (the hint) so that no hidden line is printed through them either.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "gradekit.feedback.RedactHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
