@@ -1,0 +1,58 @@
+"""Shared fixtures: the reference solution, and throwaway copies of the course for nbgrader."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from gradekit.demo import nbgrader
+from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
+from gradekit.reference import load
+
+
+@pytest.fixture(scope="session")
+def ref():
+    """The reference solution, executed from the source notebook's solution cells."""
+    return load(SOURCE_NOTEBOOK)
+
+
+def make_course(root: Path) -> Path:
+    """A copy of the course (config + source) in `root`, with its release and solutions generated
+    by nbgrader into a fresh SQLite gradebook there."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(COURSE_ROOT / "nbgrader_config.py", root)
+    shutil.copytree(COURSE_ROOT / "source", root / "source")
+    nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
+    nbgrader(root, "generate_solution", ASSIGNMENT, "--force")
+    return root
+
+
+@pytest.fixture(scope="session")
+def course(tmp_path_factory) -> Path:
+    """A freshly generated course shared by the tests of a session: treat it as read-only."""
+    return make_course(tmp_path_factory.mktemp("course"))
+
+
+@pytest.fixture(scope="session")
+def release_nb(course):
+    return read(course / "release" / ASSIGNMENT / NOTEBOOK)
+
+
+def hand_in(course: Path, submissions: dict[str, nbformat.NotebookNode | bytes]) -> None:
+    """Write each student's notebook (or raw bytes, for broken files) into submitted/."""
+    for student, content in submissions.items():
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            (folder / NOTEBOOK).write_bytes(content)
+        else:
+            nbformat.write(content, str(folder / NOTEBOOK))
+
+
+@pytest.fixture
+def fresh_course(course, tmp_path) -> Path:
+    """A private copy of the generated course (gradebook included), for a test that grades."""
+    return Path(shutil.copytree(course, tmp_path / "course"))
