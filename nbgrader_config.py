@@ -17,9 +17,7 @@ c.CourseDirectory.solution_directory = "solutions"
 
 # SQLite in the course root by default; a big course points this at PostgreSQL, e.g.
 # NBGRADER_DB_URL=postgresql+psycopg2://grader@db.example/mini_auto_grad (psycopg2, not psycopg 3).
-c.CourseDirectory.db_url = os.environ.get(
-    "NBGRADER_DB_URL", f"sqlite:///{COURSE_ROOT / 'gradebook.db'}"
-)
+c.CourseDirectory.db_url = os.environ.get("NBGRADER_DB_URL", f"sqlite:///{COURSE_ROOT / 'gradebook.db'}")
 
 # A cell that runs longer than this fails alone; the reference notebook needs ~1 s in all.
 c.Execute.timeout = int(os.environ.get("NBGRADER_CELL_TIMEOUT", "30"))
@@ -36,4 +34,13 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "gradekit.feedback.RedactHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
+# Solutions are stored unexecuted: stock generate_solution runs the notebook and records timings
+# in every cell, so two regenerations would never be identical (tests compare them with source/).
+c.GenerateSolution.preprocessors = [
+    "nbgrader.preprocessors.IncludeHeaderFooter",
+    "nbgrader.preprocessors.LockCells",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.ClearMarkScheme",
 ]

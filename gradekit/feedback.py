@@ -58,7 +58,6 @@ class RedactHiddenTests(NbGraderPreprocessor):
                 output.text = self.redact(output.text)
             else:
                 for mime, value in output.get("data", {}).items():
-                    if mime.startswith("text/") or mime.endswith("json"):
-                        if isinstance(value, str):
-                            output.data[mime] = self.redact(value)
+                    if isinstance(value, str) and (mime.startswith("text/") or mime.endswith("json")):
+                        output.data[mime] = self.redact(value)
         return cell, resources

@@ -83,9 +83,7 @@ class ExerciseCsvExport(ExportPlugin):
         assignments = self.assignment or [ASSIGNMENT]
         self.log.info("Exporting per-exercise grades to %s", dest)
         with open(dest, "w", newline="") as fh:
-            writer = csv.DictWriter(
-                fh, ["assignment", "student_id", *EXERCISES, "total", "max", "submitted"]
-            )
+            writer = csv.DictWriter(fh, ["assignment", "student_id", *EXERCISES, "total", "max", "submitted"])
             writer.writeheader()
             for assignment in assignments:
                 for grades in collect(gradebook, assignment):

@@ -35,7 +35,8 @@ def region_exercises(source_nb) -> dict[str, list[str]]:
     for c in source_nb.cells:
         if nbgrader_meta(c).get("solution"):
             result[nbgrader_meta(c)["grade_id"]] = [
-                "ex" + re.findall(r"Exercise (\d)", c.source[: m.start()])[-1] for m in SOLUTION.finditer(c.source)
+                "ex" + re.findall(r"Exercise (\d)", c.source[: m.start()])[-1]
+                for m in SOLUTION.finditer(c.source)
             ]
     return result
 

@@ -1,0 +1,149 @@
+"""The course as nbgrader sees it: a clean source that passes its own tests, a release and solutions
+in sync with it, a release that leaks nothing and gives no free points, feedback that hides tests."""
+
+from __future__ import annotations
+
+import html
+import itertools
+import re
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+from nbgrader.validator import Validator
+
+from gradekit import grades
+from gradekit.demo import nbgrader
+from gradekit.notebooks import (
+    ASSIGNMENT,
+    COURSE_ROOT,
+    EXERCISES,
+    NOTEBOOK,
+    SOURCE_NOTEBOOK,
+    exercise_of,
+    grade_cells,
+    hidden_test_lines,
+    nbgrader_meta,
+    read,
+    solution_lines,
+)
+from gradekit.submissions import fill, reference_answers
+from tests.conftest import hand_in
+
+pytestmark = pytest.mark.course
+
+
+@pytest.fixture(scope="module")
+def source():
+    return read(SOURCE_NOTEBOOK)
+
+
+def secrets(nb) -> list[str]:
+    """Every solution line and hidden test line of a notebook."""
+    return sorted({line for c in nb.cells for line in solution_lines(c.source) + hidden_test_lines(c.source)})
+
+
+def visible_text(page: str) -> str:
+    """The text a student reads in an HTML page: tags stripped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def test_source_is_stored_clean(source):
+    for cell in source.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.source[:60]
+
+
+def test_graded_cells_name_their_exercise_and_weigh_the_same(source):
+    points = grade_cells(source)
+    assert points and all(p > 0 for p in points.values())
+    assert {exercise_of(cell) for cell in points} == set(EXERCISES)
+    per_exercise = {ex: sum(p for c, p in points.items() if exercise_of(c) == ex) for ex in EXERCISES}
+    assert len(set(per_exercise.values())) == 1, per_exercise
+
+
+def test_every_test_cell_follows_a_solution_or_test_cell(source):
+    """nbgrader restores a deleted test cell after the previous nbgrader cell of the source, and
+    crashes if that one is a locked cell that is not graded."""
+    nbgrader_cells = [nbgrader_meta(c) for c in source.cells if nbgrader_meta(c)]
+    for before, cell in itertools.pairwise(nbgrader_cells):
+        if cell.get("grade"):
+            assert before.get("grade") or before.get("solution"), cell["grade_id"]
+
+
+def test_source_passes_all_its_tests():
+    """`nbgrader validate` exits 0 even when tests fail, so ask the Validator API."""
+    assert Validator().validate(str(SOURCE_NOTEBOOK)) == {}
+
+
+def test_release_fails_every_test_cell(course, source):
+    result = Validator().validate(str(course / "release" / ASSIGNMENT / NOTEBOOK))
+    assert len(result["failed"]) == len(grade_cells(source))
+
+
+@pytest.mark.parametrize("folder", ["release", "solutions"])
+def test_committed_notebooks_match_the_source(course, folder):
+    committed = COURSE_ROOT / folder / ASSIGNMENT / NOTEBOOK
+    regenerated = course / folder / ASSIGNMENT / NOTEBOOK
+    assert committed.exists(), f"{folder}/ is missing: run ./kit demo (it regenerates it) and commit"
+    assert nbformat.read(committed, 4) == nbformat.read(regenerated, 4), (
+        f"{folder}/ drifted from source/: run ./kit demo (it regenerates it) and commit the result"
+    )
+
+
+def test_release_leaks_nothing(release_nb, source):
+    text = nbformat.writes(release_nb)
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS"):
+        assert marker not in text
+    leaked = [line for line in secrets(source) if line in text]
+    assert not leaked, f"solution or hidden lines in the release: {leaked[:5]}"
+    for cell in release_nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+
+
+def test_autograding_blank_and_reference(fresh_course, release_nb, source):
+    """No free points for the untouched release, every point for the reference solution, and
+    feedback for both that shows no hidden test and no solution."""
+    hand_in(
+        fresh_course,
+        {"blank": release_nb, "reference": fill(release_nb, reference_answers(SOURCE_NOTEBOOK))},
+    )
+    nbgrader(fresh_course, "autograde", ASSIGNMENT)
+    with Gradebook(f"sqlite:///{fresh_course / 'gradebook.db'}") as gradebook:
+        students = {g.student: g for g in grades.collect(gradebook)}
+    points = grade_cells(source)
+    assert students["blank"].cells == dict.fromkeys(points, 0.0)
+    assert students["reference"].cells == points
+
+    nbgrader(fresh_course, "generate_feedback", ASSIGNMENT)
+    for student in ("blank", "reference"):
+        page = (fresh_course / "feedback" / student / ASSIGNMENT / NOTEBOOK).with_suffix(".html")
+        text = visible_text(page.read_text())
+        leaked = [line for line in secrets(source) if line in text]
+        assert not leaked, f"{student}'s feedback shows: {leaked[:5]}"
+        if student == "blank":
+            assert "NotImplementedError" in text
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    """The README's main command, on a copy of the course."""
+    import shutil
+    import subprocess
+    import sys
+
+    for item in ("nbgrader_config.py", "source"):
+        src = COURSE_ROOT / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
+    result = subprocess.run(
+        [sys.executable, "-m", "gradekit.demo", "--course", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    table = result.stdout
+    assert re.search(r"^reference\s+10\s+10\s+10\s+30$", table, re.M), table
+    assert re.search(r"^blank\s+0\s+0\s+0\s+0$", table, re.M), table
+    rows = (tmp_path / "grades_by_exercise.csv").read_text().splitlines()
+    assert rows[0] == "assignment,student_id,ex1,ex2,ex3,total,max,submitted"
+    assert "mini_auto_grad,reference,10.0,10.0,10.0,30.0,30.0,True" in rows
