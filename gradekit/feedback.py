@@ -14,7 +14,7 @@ import re
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from gradekit.notebooks import hidden_test_lines, nbgrader_meta
+from gradekit.notebooks import nbgrader_meta, secret_lines
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 REDACTED = "[hidden test line removed]"
@@ -33,7 +33,7 @@ class RedactHiddenTests(NbGraderPreprocessor):
                 cells = gradebook.find_notebook(notebook, assignment).source_cells
             except MissingEntry:
                 return []
-            lines = {line for cell in cells for line in hidden_test_lines(cell.source or "")}
+            lines = secret_lines([cell.source or "" for cell in cells], solutions=False)
         # Longest first, so that a line containing a shorter hidden line is removed whole.
         return sorted(lines, key=len, reverse=True)
 

@@ -59,3 +59,15 @@ def hidden_test_lines(source: str) -> list[str]:
 def solution_lines(source: str) -> list[str]:
     """The non-trivial lines of the solution regions of a cell source."""
     return _secret_lines(source, _SOLUTION)
+
+
+def secret_lines(sources: list[str], solutions: bool = True, hidden: bool = True) -> set[str]:
+    """Lines of solution and hidden test regions that appear nowhere else in the notebook: what a
+    student must never see. (A hidden `a = Value(3.0)` is no secret when a visible test has it, nor
+    `p.data -= learning_rate * p.grad` when the prose teaches it.)"""
+    secret = set()
+    for source in sources:
+        secret.update(solution_lines(source) if solutions else [])
+        secret.update(hidden_test_lines(source) if hidden else [])
+    public = "\n".join(_HIDDEN.sub("", _SOLUTION.sub("", s)) for s in sources)
+    return {line for line in secret if line not in public}

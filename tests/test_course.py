@@ -22,10 +22,9 @@ from gradekit.notebooks import (
     SOURCE_NOTEBOOK,
     exercise_of,
     grade_cells,
-    hidden_test_lines,
     nbgrader_meta,
     read,
-    solution_lines,
+    secret_lines,
 )
 from gradekit.submissions import fill, reference_answers
 from tests.conftest import hand_in
@@ -38,9 +37,11 @@ def source():
     return read(SOURCE_NOTEBOOK)
 
 
-def secrets(nb) -> list[str]:
-    """Every solution line and hidden test line of a notebook."""
-    return sorted({line for c in nb.cells for line in solution_lines(c.source) + hidden_test_lines(c.source)})
+def secrets(nb, solutions: bool = True) -> list[str]:
+    """The hidden test lines (and solution lines) of a notebook that appear nowhere else in it."""
+    found = sorted(secret_lines([c.source for c in nb.cells], solutions=solutions))
+    assert len(found) > 50, "the check would be empty"
+    return found
 
 
 def visible_text(page: str) -> str:
@@ -102,12 +103,37 @@ def test_release_leaks_nothing(release_nb, source):
             assert cell.outputs == [] and cell.execution_count is None
 
 
-def test_autograding_blank_and_reference(fresh_course, release_nb, source):
+SNOOP = """
+import linecache, sys
+def _cell_of_caller():
+    return "".join(linecache.getlines(sys._getframe(2).f_code.co_filename))
+"""
+
+
+def snooping_submission(release_nb):
+    """The reference solution, plus code that prints the test cell that calls `train` and raises
+    an exception carrying the source of the test cell that calls `backwards` (a hidden check)."""
+    answers = reference_answers(SOURCE_NOTEBOOK)
+    answers["training"][0] = "print(_cell_of_caller())\n" + answers["training"][0]
+    nb = fill(release_nb, answers)
+    cell = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == "value_class")
+    alias = "        self.backward()\n"
+    assert alias in cell.source
+    cell.source = SNOOP + cell.source.replace(alias, "        raise RuntimeError(_cell_of_caller())\n")
+    return nb
+
+
+def test_autograding_blank_reference_and_snoop(fresh_course, release_nb, source):
     """No free points for the untouched release, every point for the reference solution, and
-    feedback for both that shows no hidden test and no solution."""
+    feedback for all that shows no hidden test (and no solution to those who did not write it),
+    even to a submission that prints or raises the source of the hidden tests."""
     hand_in(
         fresh_course,
-        {"blank": release_nb, "reference": fill(release_nb, reference_answers(SOURCE_NOTEBOOK))},
+        {
+            "blank": release_nb,
+            "reference": fill(release_nb, reference_answers(SOURCE_NOTEBOOK)),
+            "snoop": snooping_submission(release_nb),
+        },
     )
     nbgrader(fresh_course, "autograde", ASSIGNMENT)
     with Gradebook(f"sqlite:///{fresh_course / 'gradebook.db'}") as gradebook:
@@ -115,12 +141,19 @@ def test_autograding_blank_and_reference(fresh_course, release_nb, source):
     points = grade_cells(source)
     assert students["blank"].cells == dict.fromkeys(points, 0.0)
     assert students["reference"].cells == points
+    assert students["snoop"].cells == {**points, "ex2_backward": 0.0}
+
+    autograded = (fresh_course / "autograded" / "snoop" / ASSIGNMENT / NOTEBOOK).read_text()
+    assert "for seed in (7, 42, 2024):" in autograded, "the snoop did not reach the hidden tests"
+    assert "assert a.grad == 24.0" in autograded
 
     nbgrader(fresh_course, "generate_feedback", ASSIGNMENT)
-    for student in ("blank", "reference"):
+    for student in ("blank", "reference", "snoop"):
         page = (fresh_course / "feedback" / student / ASSIGNMENT / NOTEBOOK).with_suffix(".html")
         text = visible_text(page.read_text())
-        leaked = [line for line in secrets(source) if line in text]
+        # The reference student's own code is the solution; nobody's feedback shows hidden tests.
+        leaked = [line for line in secrets(source, solutions=student == "blank") if line in text]
+        assert "[hidden test line removed]" in text or student != "snoop"
         assert not leaked, f"{student}'s feedback shows: {leaked[:5]}"
         if student == "blank":
             assert "NotImplementedError" in text
