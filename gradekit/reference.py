@@ -14,9 +14,18 @@ from gradekit.notebooks import SOURCE_NOTEBOOK, nbgrader_meta, read
 
 
 def solution_code(path: str | Path = SOURCE_NOTEBOOK) -> str:
-    """The code of every solution cell of the notebook, in order, as one Python source."""
+    """The code of every solution cell and read-only helper cell (such as `draw_graph`) of the
+    notebook, in order, as one Python source. Tests and examples are left out."""
     nb = read(path)
-    cells = [c.source for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("solution")]
+    cells = [
+        c.source
+        for c in nb.cells
+        if c.cell_type == "code"
+        and (
+            nbgrader_meta(c).get("solution")
+            or (nbgrader_meta(c).get("locked") and not nbgrader_meta(c).get("grade"))
+        )
+    ]
     return "\n\n".join(cells) + "\n"
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import itertools
 import re
+import shutil
 
 import nbformat
 import pytest
@@ -157,11 +158,12 @@ def test_autograding_blank_reference_and_snoop(fresh_course, release_nb, source)
         assert not leaked, f"{student}'s feedback shows: {leaked[:5]}"
         if student == "blank":
             assert "NotImplementedError" in text
+        if student == "reference" and shutil.which("dot"):
+            assert page.read_text().count("<svg") >= 2, "the graph pictures reach the feedback"
 
 
 def test_demo_runs_end_to_end(tmp_path):
     """The README's main command, on a copy of the course."""
-    import shutil
     import subprocess
     import sys
 
