@@ -44,3 +44,11 @@ c.GenerateSolution.preprocessors = [
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.ClearMarkScheme",
 ]
+
+# `nbgrader zip_collect`: how to read the student id out of an LMS download. This pattern fits
+# Canvas's names, `<login>_[late_]<user id>_<submission id>_<file>` (e.g.
+# `smithj_late_1234_5678_mini_auto_grad-1.ipynb`); adapt it to your LMS. nbgrader matches it against
+# the file's whole path.
+c.FileNameCollectorPlugin.named_regexp = (
+    r".*/(?P<student_id>[^/_]+)_(?:late_)?\d+_\d+_(?P<file_id>mini_auto_grad)(?:-\d+)?\.ipynb$"
+)
