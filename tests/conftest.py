@@ -7,10 +7,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from hypothesis import settings
 
 from gradekit.demo import nbgrader
 from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
 from gradekit.reference import load
+
+# Property tests draw the same examples on every run and every machine: a failure always reproduces.
+settings.register_profile("kit", derandomize=True, deadline=None, max_examples=100)
+settings.load_profile("kit")
 
 
 @pytest.fixture(scope="session")
