@@ -1,0 +1,306 @@
+"""A grade report to look at rather than read: one self-contained HTML page (inline SVG, no script,
+no network, no new dependency) built from the gradebook.
+
+- the distribution of scores, one histogram per exercise (and the total);
+- the tests most often failed: grade_id, how many graded students failed it, its points;
+- the submissions nbgrader could not grade, and those never handed in;
+- the submissions whose code does something a test cannot defend against (patching builtins,
+  rewriting later cells, ignoring interrupts, ...): student code runs in the interpreter that runs
+  the tests, so these deserve a human look before the grades are published.
+
+    python -m gradekit.report --to report.html      # in the course root
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import os
+import re
+import statistics
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+
+from gradekit.grades import StudentGrades, collect
+from gradekit.notebooks import ASSIGNMENT, EXERCISES, exercise_of
+
+# What a submission's own code should not need, with the reason to look at it. Matched against
+# every code cell of the submitted notebook that differs from the cells the release gave out.
+SUSPICIOUS: dict[str, str] = {
+    r"input_transformers|ast_transformers|events\.register|set_custom_exc|register_magic": (
+        "rewrites or hooks the cells that run after it (the test cells too)"
+    ),
+    r"displayhook|display_pub|execute_result": (
+        "publishes cell results itself (nbgrader reads them as scores)"
+    ),
+    r"\bbuiltins\b|__builtins__": "touches Python's builtins",
+    r"^\s*(?:math|random|operator|sys|os|nbformat)\.\w+\s*=(?!=)": "replaces a library function",
+    r"\bsignal\.": "changes signal handling (interrupts, timeouts)",
+    r"os\._exit|sys\.exit|\bexit\(|\bquit\(|os\.kill": "ends or kills the kernel",
+    r"__eq__|__ne__|__float__|__bool__|__abs__|__lt__|__gt__|__hash__": (
+        "redefines comparison or conversion (the tests compare numbers)"
+    ),
+    r"^\s*(?:from|import)\s+(?:micrograd|torch|jax|tinygrad|autograd)\b": "imports a ready-made autograd",
+    r"gradebook|sqlite|\.db\b|nbgrader": "refers to the grader's files or tools",
+    r"sys\.settrace|sys\.setprofile|gc\.get_objects|inspect\.(?:stack|currentframe)|sys\._getframe": (
+        "inspects or traces the running code"
+    ),
+}
+
+
+@dataclass
+class CellStats:
+    grade_id: str
+    points: float
+    failed: int = 0  # graded students who did not get its points
+    graded: int = 0  # graded students
+
+    @property
+    def exercise(self) -> str:
+        return exercise_of(self.grade_id)
+
+
+@dataclass
+class ReportData:
+    assignment: str
+    students: list[StudentGrades]
+    graded: list[str]  # autograded: every test cell has a score
+    ungraded: list[str]  # handed in, but nbgrader never scored it (autograding failed)
+    missing: list[str]  # in the gradebook, no submission
+    cells: list[CellStats]  # most failed first, then notebook order
+    flagged: dict[str, list[str]] = field(default_factory=dict)  # student -> reasons
+
+    def most_failed(self) -> list[CellStats]:
+        return [c for c in self.cells if c.failed]
+
+
+def gather(gradebook: Gradebook, assignment: str = ASSIGNMENT, course: Path | None = None) -> ReportData:
+    """Everything the report shows, out of the gradebook (and, with `course`, the submitted code)."""
+    source = gradebook.find_assignment(assignment)
+    order = [cell.name for nb in source.notebooks for cell in sorted(nb.grade_cells, key=_position(nb))]
+    points = {cell.name: float(cell.max_score) for nb in source.notebooks for cell in nb.grade_cells}
+    stats = {grade_id: CellStats(grade_id, points[grade_id]) for grade_id in order}
+    graded, ungraded, missing = [], [], []
+    for student in sorted(gradebook.students, key=lambda s: s.id):
+        try:
+            submission = gradebook.find_submission(assignment, student.id)
+        except MissingEntry:
+            missing.append(student.id)
+            continue
+        grades = [grade for nb in submission.notebooks for grade in nb.grades]
+        if not grades or all(g.auto_score is None and g.manual_score is None for g in grades):
+            ungraded.append(student.id)
+            continue
+        graded.append(student.id)
+        for grade in grades:
+            cell = stats[grade.name]
+            cell.graded += 1
+            if (grade.score or 0.0) < cell.points:
+                cell.failed += 1
+    position = {grade_id: i for i, grade_id in enumerate(order)}
+    cells = sorted(stats.values(), key=lambda c: (-c.failed, position[c.grade_id]))
+    flagged = flag_submissions(course, assignment) if course is not None else {}
+    return ReportData(assignment, collect(gradebook, assignment), graded, ungraded, missing, cells, flagged)
+
+
+def _position(notebook):
+    """Sort key: a grade cell's place in its notebook (the gradebook keeps cells unordered)."""
+    names = [cell.name for cell in notebook.source_cells]
+    return lambda cell: names.index(cell.name) if cell.name in names else len(names)
+
+
+def flag_submissions(course: Path, assignment: str = ASSIGNMENT) -> dict[str, list[str]]:
+    """student -> why their submitted code deserves a look (see SUSPICIOUS)."""
+    given = set()
+    for folder in ("release", "source"):
+        for path in (course / folder / assignment).glob("*.ipynb"):
+            given.update(c.source.strip() for c in _code_cells(path))
+    flagged: dict[str, list[str]] = {}
+    for path in sorted((course / "submitted").glob(f"*/{assignment}/*.ipynb")):
+        student = path.relative_to(course / "submitted").parts[0]
+        reasons: dict[str, str] = {}
+        for source in (c.source for c in _code_cells(path) if c.source.strip() not in given):
+            for pattern, reason in SUSPICIOUS.items():
+                match = re.search(pattern, source, re.M)
+                if match and reason not in reasons:
+                    reasons[reason] = f"{reason}: {match.group(0).strip()}"
+        if reasons:
+            flagged[student] = list(reasons.values())
+    return flagged
+
+
+def _code_cells(path: Path) -> Iterable:
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception:  # an unreadable file is reported as ungraded, not here
+        return []
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+# -- Drawing -------------------------------------------------------------------------------------
+
+BAR = "#4c72b0"
+FAIL = "#c44e52"
+
+
+def histogram_svg(scores: list[float], maximum: float, title: str) -> str:
+    """A bar per possible score 0..maximum (whole points; fractions go to the bin below)."""
+    top = max(int(maximum), 1)
+    counts = [0] * (top + 1)
+    for score in scores:
+        counts[min(max(int(score), 0), top)] += 1
+    width, height, left, bottom, head = 380, 200, 34, 34, 28
+    plot_w, plot_h = width - left - 10, height - bottom - head
+    step = plot_w / len(counts)
+    highest = max(counts) or 1
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{html.escape(title)}">',
+        f'<text x="{width / 2}" y="16" text-anchor="middle" class="title">{html.escape(title)}</text>',
+        f'<line x1="{left}" y1="{head + plot_h}" x2="{left + plot_w}" y2="{head + plot_h}" class="axis"/>',
+    ]
+    for i, count in enumerate(counts):
+        x = left + i * step
+        bar = plot_h * count / highest
+        parts.append(
+            f'<rect x="{x + 1:.1f}" y="{head + plot_h - bar:.1f}" width="{step - 2:.1f}" height="{bar:.1f}" '
+            f'fill="{BAR}"><title>{count} student(s) with {i} point(s)</title></rect>'
+        )
+        if count:
+            parts.append(
+                f'<text x="{x + step / 2:.1f}" y="{head + plot_h - bar - 3:.1f}" text-anchor="middle" '
+                f'class="count">{count}</text>'
+            )
+        if len(counts) <= 16 or i % max(1, len(counts) // 10) == 0 or i == top:
+            parts.append(
+                f'<text x="{x + step / 2:.1f}" y="{head + plot_h + 14}" text-anchor="middle" '
+                f'class="tick">{i}</text>'
+            )
+    parts.append(
+        f'<text x="{left + plot_w / 2}" y="{height - 4}" text-anchor="middle" class="tick">points</text>'
+    )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def failed_table(data: ReportData) -> str:
+    rows = []
+    for cell in data.cells:
+        share = cell.failed / cell.graded if cell.graded else 0.0
+        rows.append(
+            f'<tr class="{"failed" if cell.failed else "passed"}">'
+            f"<td><code>{html.escape(cell.grade_id)}</code></td>"
+            f"<td>{cell.exercise}</td><td class=num>{cell.points:g}</td>"
+            f"<td class=num>{cell.failed}</td><td class=num>{cell.graded}</td>"
+            f'<td><svg width="160" height="12" role="img" aria-label="{share:.0%}">'
+            f'<rect width="160" height="12" fill="#e6e6e6"/>'
+            f'<rect width="{160 * share:.1f}" height="12" fill="{FAIL}"/></svg> {share:.0%}</td></tr>'
+        )
+    return (
+        "<table><thead><tr><th>test cell (grade_id)</th><th>exercise</th><th>points</th>"
+        "<th>failed by</th><th>of graded</th><th>share</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+
+
+def _summary(scores: list[float], maximum: float) -> str:
+    if not scores:
+        return "no graded submission"
+    return (
+        f"mean {statistics.mean(scores):.1f} / {maximum:g}, median {statistics.median(scores):g}, "
+        f"full marks {sum(s >= maximum for s in scores)} of {len(scores)}"
+    )
+
+
+def _reason_item(reason: str) -> str:
+    why, _, code = reason.rpartition(": ")
+    return f"<li>{html.escape(why)}: <code>{html.escape(code)}</code></li>"
+
+
+def render(data: ReportData) -> str:
+    graded = [s for s in data.students if s.student in set(data.graded)]
+    maxima = data.students[0] if data.students else None
+    charts = []
+    for name in (*EXERCISES, "total"):
+        maximum = (maxima.max_total if name == "total" else maxima.exercise_max(name)) if maxima else 0.0
+        scores = [s.total if name == "total" else s.exercise(name) for s in graded]
+        charts.append(
+            f"<figure>{histogram_svg(scores, maximum, f'{name} (max {maximum:g})')}"
+            f"<figcaption>{_summary(scores, maximum)}</figcaption></figure>"
+        )
+    listed = []
+    for title, students, note in (
+        ("Not graded", data.ungraded, "handed in, but nbgrader could not grade it (see the autograde log)"),
+        ("No submission", data.missing, "in the gradebook without a submission"),
+    ):
+        if students:
+            names = ", ".join(f"<code>{html.escape(s)}</code>" for s in students)
+            listed.append(f"<h3>{title} ({len(students)})</h3><p>{note}: {names}</p>")
+    review = ""
+    if data.flagged:
+        items = "".join(
+            f"<li><code>{html.escape(student)}</code><ul>"
+            + "".join(_reason_item(reason) for reason in reasons)
+            + "</ul></li>"
+            for student, reasons in sorted(data.flagged.items())
+        )
+        review = (
+            f'<h2 id="review">Read these submissions before publishing ({len(data.flagged)})</h2>'
+            "<p>Their code does things no test cell can defend against; their scores may not mean "
+            f"what they say.</p><ul>{items}</ul>"
+        )
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Grades: {html.escape(data.assignment)}</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1250px; color: #222; }}
+.charts {{ display: flex; flex-wrap: wrap; gap: 1em; }}
+figure {{ margin: 0; }} figcaption {{ font-size: 90%; color: #555; text-align: center; }}
+svg .title {{ font-weight: bold; font-size: 13px; }} svg .tick, svg .count {{ font-size: 11px; }}
+svg .axis {{ stroke: #333; }}
+table {{ border-collapse: collapse; }} td, th {{ padding: 3px 10px; border-bottom: 1px solid #ddd; }}
+td.num {{ text-align: right; }} tr.passed {{ color: #888; }}
+</style></head>
+<body>
+<h1>Grades: {html.escape(data.assignment)}</h1>
+<p>{len(data.students)} students: {len(data.graded)} graded, {len(data.ungraded)} not graded,
+{len(data.missing)} without a submission.</p>
+<h2>Score distribution</h2>
+<div class="charts">{"".join(charts)}</div>
+<h2 id="failed">Tests most often failed</h2>
+{failed_table(data)}
+{"".join(listed)}
+{review}
+</body></html>
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--to", type=Path, default=Path("report.html"), help="HTML file to write")
+    parser.add_argument("--course", type=Path, default=Path.cwd(), help="course root (default: here)")
+    parser.add_argument("--assignment", default=ASSIGNMENT)
+    parser.add_argument(
+        "--db",
+        help="gradebook URL (default: $NBGRADER_DB_URL, else gradebook.db in the course root)",
+    )
+    args = parser.parse_args(argv)
+    course = args.course.resolve()
+    db = args.db or os.environ.get("NBGRADER_DB_URL") or f"sqlite:///{course / 'gradebook.db'}"
+    if db.startswith("sqlite:///") and not Path(db.removeprefix("sqlite:///")).exists():
+        parser.error(f"no gradebook at {db}: run this in the course root, or pass --db")
+    with Gradebook(db) as gradebook:
+        data = gather(gradebook, args.assignment, course)
+    args.to.write_text(render(data), encoding="utf-8")
+    print(f"wrote {args.to}: {len(data.graded)} graded, {len(data.most_failed())} tests failed at least once")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
