@@ -499,3 +499,21 @@ class SandboxCheckedExporter(NotebookExporter):
             message = sandbox.refusal(reason)
             self.log.error(message)
             raise NbGraderException(message)
+
+
+def main() -> int:
+    """`python -m gradekit.sandbox`: can this machine run sandboxed kernels? (for grading nodes)"""
+    sandbox = Sandbox()
+    reason = sandbox.unavailable_reason()
+    if reason:
+        print(f"sandbox: NOT available: {reason}")
+        return 1
+    bwrap = sandbox.bwrap_path()
+    version = ".".join(map(str, _bwrap_version(bwrap)))
+    mode = "root: kernels drop to a uid of their own" if os.geteuid() == 0 else "user namespaces"
+    print(f"sandbox: available (bwrap {version} at {bwrap}; {mode})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -284,8 +284,12 @@ def tcp_server():
     server.close()
 
 
-def test_bwrap_is_installed():
+def test_the_sandbox_works_here():
     assert shutil.which("bwrap"), "bubblewrap is required to autograde (apt-get install bubblewrap)"
+    result = subprocess.run(
+        [sys.executable, "-m", "gradekit.sandbox"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and "sandbox: available" in result.stdout, result.stdout + result.stderr
 
 
 def test_attacks_fail_inside_the_sandbox(fresh_course, release_nb, tcp_server, tmp_path):
