@@ -1,0 +1,340 @@
+"""Sharded autograding (gradekit.shards) against SQLite and a real PostgreSQL server: shards graded in
+parallel, or killed midway and completed with --only-missing, give exactly the per-cell scores of
+one sequential `nbgrader autograde`, with one submission per student.
+
+PostgreSQL: the tests read a server URL from KIT_TEST_POSTGRES_URL (`eval "$(.ci/postgres.sh start)"`
+starts a throwaway one) and make a database per test. Without the variable they are skipped, or
+fail when CI is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Gradebook
+
+from gradekit import grades
+from gradekit.demo import nbgrader
+from gradekit.notebooks import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK, grade_cells, read
+from gradekit.shards import (
+    DatabaseError,
+    GradebookState,
+    check_database,
+    executed,
+    gradebook_state,
+    missing_reason,
+    normalized_db_url,
+    shard_of,
+)
+from gradekit.submissions import fill, only, reference_answers, region_exercises
+from tests.conftest import hand_in
+
+pytestmark = pytest.mark.course
+
+SHARDS = 2
+# Students nbgrader cannot grade: they stay "failed" in every run, sequential or sharded.
+UNGRADABLE = {"broken_json", "kernel_crash"}
+
+
+@pytest.fixture(scope="module")
+def cohort(release_nb):
+    """Six students: full, partial and blank work, a notebook that is not JSON, and one whose code
+    kills the kernel in the middle of the notebook."""
+    answers = reference_answers(SOURCE_NOTEBOOK)
+    exercises = region_exercises(read(SOURCE_NOTEBOOK))
+    crash = {k: list(v) for k, v in answers.items()}
+    crash["training"][0] = "import os\nos._exit(1)\n" + crash["training"][0]
+    students = {
+        "reference": fill(release_nb, answers),
+        "blank": release_nb,
+        "only_ex1": fill(release_nb, only(answers, exercises, {"ex1"})),
+        "kernel_crash": fill(release_nb, crash),
+        "ex1_and_ex2": fill(release_nb, only(answers, exercises, {"ex1", "ex2"})),
+        "broken_json": b'{"cells": [',
+    }
+    # The kill test needs a shard with a student graded before the kill and one after it.
+    sizes = [sum(shard_of(s, SHARDS) == i for s in students) for i in range(SHARDS)]
+    assert sizes == [4, 2], f"the hash moved the students between shards: {sizes}"
+    return students
+
+
+@pytest.fixture(scope="module")
+def sequential(course, cohort, tmp_path_factory) -> dict[str, dict[str, float]]:
+    """Per-cell scores of one plain sequential `nbgrader autograde` of the cohort (SQLite)."""
+    root = Path(shutil.copytree(course, tmp_path_factory.mktemp("sequential") / "course"))
+    hand_in(root, cohort)
+    result = nbgrader(root, "autograde", ASSIGNMENT, check=False)
+    assert result.returncode == 1, "nbgrader should report the two students it cannot grade"
+    scores = scores_of(f"sqlite:///{root / 'gradebook.db'}")
+    points = grade_cells(read(SOURCE_NOTEBOOK))
+    assert scores["reference"] == points
+    assert scores["blank"] == dict.fromkeys(points, 0.0)
+    assert 0 < sum(scores["only_ex1"].values()) < sum(scores["ex1_and_ex2"].values()) < sum(points.values())
+    for student in UNGRADABLE:  # a submission that scores 0, not a missing one
+        assert scores[student] == dict.fromkeys(points, 0.0)
+    return scores
+
+
+def scores_of(db_url: str) -> dict[str, dict[str, float]]:
+    with Gradebook(db_url) as gradebook:
+        return {g.student: g.cells for g in grades.collect(gradebook)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Backends
+
+
+@pytest.fixture
+def postgres_db():
+    """A new, empty database on the PostgreSQL server of KIT_TEST_POSTGRES_URL, dropped afterwards."""
+    url = os.environ.get("KIT_TEST_POSTGRES_URL")
+    if not url:
+        how = 'start a server with `eval "$(.ci/postgres.sh start)"` (or `.ci/postgres.sh run ./kit test`)'
+        if os.environ.get("CI"):
+            pytest.fail(f"KIT_TEST_POSTGRES_URL is not set and CI is: the PostgreSQL tests must run; {how}")
+        pytest.skip(f"KIT_TEST_POSTGRES_URL is not set ({how}); skipped outside CI, a failure when CI is set")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    name = f"kit_shards_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def graded_course(request, course, cohort, tmp_path) -> tuple[Path, str]:
+    """A copy of the course with the cohort handed in, and the URL of its gradebook."""
+    root = Path(shutil.copytree(course, tmp_path / "course"))
+    if request.param == "sqlite":
+        db_url = f"sqlite:///{root / 'gradebook.db'}"
+    else:
+        db_url = request.getfixturevalue("postgres_db")
+        check_database(db_url, assignment=None)  # before generate_assignment --force touches release/
+        nbgrader(root, "generate_assignment", ASSIGNMENT, "--force", f"--db={db_url}")
+    check_database(db_url)
+    hand_in(root, cohort)
+    return root, db_url
+
+
+def shards(root: Path, db_url: str, *args: str, **popen):
+    """`python -m gradekit.shards` on the course; Popen if asked for, else run to the end."""
+    command = [sys.executable, "-m", "gradekit.shards", "--course", str(root), "--db", db_url, *args]
+    if popen:
+        return subprocess.Popen(command, text=True, **popen)
+    return subprocess.run(command, capture_output=True, text=True, timeout=900)
+
+
+def summary(output: str) -> dict[str, int]:
+    match = re.search(r"^summary: (.*) seconds=", output, re.M)
+    assert match, output
+    return {key: int(value) for key, value in (pair.split("=") for pair in match.group(1).split())}
+
+
+def assert_same_as_sequential(db_url: str, cohort, sequential) -> None:
+    assert scores_of(db_url) == sequential
+    assert gradebook_state(db_url).submissions == dict.fromkeys(cohort, 1), "one submission per student"
+
+
+# ---------------------------------------------------------------------------------------------
+# Grading
+
+
+def test_two_shards_in_parallel_give_the_sequential_scores(graded_course, cohort, sequential):
+    root, db_url = graded_course
+    result = shards(root, db_url, "--shards", str(SHARDS))
+    assert result.returncode == 1, result.stderr  # the two ungradable students
+    assert summary(result.stderr) == {"shards": 2, "students": 6, "graded": 4, "failed": 2, "skipped": 0}
+    assert set(re.findall(r"^failed: (\w+):", result.stderr, re.M)) == UNGRADABLE
+    assert_same_as_sequential(db_url, cohort, sequential)
+
+    # Nothing is missing but the ungradable: --only-missing touches nothing else.
+    graded = root / "autograded" / "reference" / ASSIGNMENT / NOTEBOOK
+    before = graded.stat().st_mtime_ns
+    again = shards(root, db_url, "--shards", str(SHARDS), "--only-missing")
+    assert summary(again.stderr) == {"shards": 2, "students": 6, "graded": 0, "failed": 2, "skipped": 4}
+    assert graded.stat().st_mtime_ns == before
+    assert_same_as_sequential(db_url, cohort, sequential)
+
+
+def partial_and_done(root: Path, students: list[str]) -> tuple[list[str], list[str]]:
+    """Students whose autograded notebook is only the sanitized copy (being executed), and those
+    whose executed notebook is written."""
+    states = {s: executed(root / "autograded" / s / ASSIGNMENT / NOTEBOOK) for s in students}
+    return [s for s, done in states.items() if done is False], [s for s, done in states.items() if done]
+
+
+def test_killed_shard_then_only_missing_gives_the_sequential_scores(graded_course, cohort, sequential):
+    root, db_url = graded_course
+    victim = 0
+    mine = sorted(s for s in cohort if shard_of(s, SHARDS) == victim)
+    runner = shards(root, db_url, "--shards", str(SHARDS), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(runner.stderr), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 600
+        pid = None
+        while time.monotonic() < deadline and runner.poll() is None:
+            found = re.search(rf"^shard {victim}/{SHARDS}: nbgrader pid (\d+)$", "".join(lines), re.M)
+            pid = pid or (found and int(found.group(1)))
+            partial, done = partial_and_done(root, mine)
+            # Midway through a student it can grade: only then does the rerun prove anything.
+            if pid and set(partial) - UNGRADABLE and done:
+                os.killpg(pid, signal.SIGKILL)  # the whole shard: nbgrader (its kernel dies with it)
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("the shard finished before it could be killed midway:\n" + "".join(lines))
+    finally:
+        runner.wait(timeout=600)
+        reader.join(timeout=10)
+    output = "".join(lines)
+    assert runner.returncode == 1, output
+    assert f"shard {victim}/{SHARDS}: nbgrader ended with SIGKILL" in output
+
+    # The kill left a sanitized, unexecuted notebook: plain nbgrader would skip it as "existing".
+    left = sorted(set(partial_and_done(root, mine)[0]) - UNGRADABLE)
+    assert left, "the kill should have caught a student midway"
+    status = shards(root, db_url, "--status")
+    assert status.returncode == 1
+    for student in left:
+        assert f"missing: {student}: " in status.stdout
+
+    # The Slurm / Kubernetes way: one process per shard, started independently, at the same time.
+    reruns = [
+        shards(
+            root,
+            db_url,
+            "--shard-index",
+            str(index),
+            "--shards",
+            str(SHARDS),
+            "--only-missing",
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for index in range(SHARDS)
+    ]
+    outputs = [rerun.communicate(timeout=900)[0] for rerun in reruns]
+    counts = [summary(output) for output in outputs]
+    assert sum(c["students"] for c in counts) == len(cohort)
+    assert counts[victim]["skipped"] >= 1, outputs[victim]  # graded before the kill, not again
+    assert sum(c["failed"] for c in counts) == len(UNGRADABLE)
+    assert_same_as_sequential(db_url, cohort, sequential)
+
+    final = shards(root, db_url, "--status")
+    assert set(re.findall(r"^missing: (\w+):", final.stdout, re.M)) == UNGRADABLE
+
+
+# ---------------------------------------------------------------------------------------------
+# Without nbgrader: shards, "missing", the database check
+
+
+def test_shards_are_a_stable_partition():
+    students = [f"student{i:04d}" for i in range(1000)]
+    for n in (1, 2, 3, 8):
+        shards_of = [shard_of(s, n) for s in students]
+        assert set(shards_of) == set(range(n))
+        assert min(shards_of.count(i) for i in range(n)) > 1000 / n * 0.8  # roughly balanced
+        # Membership depends on the id alone, not on who else is in the cohort.
+        assert [shard_of(s, n) for s in students[::7]] == shards_of[::7]
+
+
+def write_notebook(path: Path, execution_count: int | None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cells = [
+        {"cell_type": "code", "execution_count": execution_count, "metadata": {}, "outputs": [], "source": ""}
+    ]
+    path.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+
+
+def test_what_missing_means(tmp_path):
+    state = GradebookState(
+        notebooks={"mini_auto_grad"},
+        roster={"a", "b"},
+        submissions={"a": 1, "b": 1},
+        unsaved={"a": 0, "b": 3},
+        test_cells=13,
+    )
+    submitted = tmp_path / "submitted" / "a" / ASSIGNMENT
+    autograded = tmp_path / "autograded" / "a" / ASSIGNMENT
+    write_notebook(submitted / NOTEBOOK, None)
+    (submitted / "timestamp.txt").write_text("2025-01-01 10:00:00.000000 UTC")
+
+    def reason(student="a"):
+        return missing_reason(tmp_path, student, state)
+
+    assert reason("c") == "no submission in the gradebook"
+    assert reason("b") == "3 of 13 test scores not saved"
+    assert reason() == f"no autograded {NOTEBOOK}"
+    write_notebook(autograded / NOTEBOOK, None)  # the sanitized copy: a killed or crashed grading
+    assert reason() == f"autograded {NOTEBOOK} was never executed (grading interrupted)"
+    (autograded / NOTEBOOK).write_text('{"cells": [{"cell_type": "code", "execution_co')
+    assert reason() == f"autograded {NOTEBOOK} is unreadable (cut off?)"
+    write_notebook(autograded / NOTEBOOK, 1)
+    assert reason() == "submitted again after grading"  # no timestamp copied yet
+    shutil.copy(submitted / "timestamp.txt", autograded)
+    assert reason() is None
+    (submitted / "timestamp.txt").write_text("2025-01-02 10:00:00.000000 UTC")
+    assert reason() == "submitted again after grading"
+
+
+def test_the_database_is_checked_before_anything_runs(course, tmp_path):
+    with pytest.raises(DatabaseError, match="not a database URL"):
+        check_database("gradebook.db")
+    with pytest.raises(DatabaseError, match="no gradebook at"):
+        check_database(f"sqlite:///{tmp_path / 'none.db'}")
+    with pytest.raises(DatabaseError, match="does not exist"):
+        check_database(f"sqlite:///{tmp_path / 'no' / 'folder.db'}", assignment=None)
+    (tmp_path / "empty.db").touch()
+    with pytest.raises(DatabaseError, match="not an nbgrader gradebook"):
+        check_database(f"sqlite:///{tmp_path / 'empty.db'}")
+    gradebook = f"sqlite:///{course / 'gradebook.db'}"
+    with pytest.raises(DatabaseError, match="no assignment 'ps0'"):
+        check_database(gradebook, "ps0")
+    assert "1 notebook" in check_database(gradebook)
+    # A server that does not answer: a clear error, quickly (nothing listens on port 1).
+    with pytest.raises(DatabaseError, match="cannot use the gradebook postgresql"):
+        check_database("postgresql+psycopg2://grader:secret@127.0.0.1:1/course", assignment=None)
+    with pytest.raises(DatabaseError) as error:
+        check_database("postgresql+psycopg2://grader:secret@127.0.0.1:1/course")
+    assert "secret" not in str(error.value)
+
+
+def test_the_sqlite_url_is_absolute_and_waits_for_locks(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert normalized_db_url("sqlite:///gradebook.db") == f"sqlite:///{tmp_path}/gradebook.db?timeout=60"
+    assert normalized_db_url("sqlite:////x/g.db?timeout=5") == "sqlite:////x/g.db?timeout=5"
+    url = "postgresql+psycopg2://grader@db.example/course"
+    assert normalized_db_url(url) == url
+
+
+def test_the_command_line_refuses_a_bad_database_before_grading(course):
+    result = subprocess.run(
+        [sys.executable, "-m", "gradekit.shards", "--course", str(course), "--db", "sqlite:////nowhere/g.db"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert "error: no gradebook at /nowhere/g.db" in result.stderr
+    assert not (course / "autograded").exists()
