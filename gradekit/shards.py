@@ -290,7 +290,7 @@ def missing_reason(course: Path, student: str, state: GradebookState, assignment
     if student not in state.submissions:
         return "no submission in the gradebook"
     if state.unsaved.get(student):
-        return f"{state.unsaved[student]} of {state.test_cells} test scores not saved"
+        return f"no score for {state.unsaved[student]} of {state.test_cells} test cells in the gradebook"
     for name in sorted(p.stem for p in submitted.glob("*.ipynb") if p.stem in state.notebooks):
         result = executed(autograded / f"{name}.ipynb")
         if result is None:
@@ -487,8 +487,9 @@ class Summary:
             if bad:
                 codes = ", ".join(map(_signal_name, bad))
                 lines.append(f"{shard.name}: nbgrader ended with {codes} (log: {shard.log})")
+        logs = {student: shard.log.name for shard in self.shards for student in shard.students}
         for student, reason in sorted(self.failed.items()):
-            lines.append(f"failed: {student}: {reason}")
+            lines.append(f"failed: {student}: {reason} ({logs[student]})")
         lines.append(
             f"summary: shards={len(self.shards)} students={len(self.status)} graded={len(self.graded)}"
             f" failed={len(self.failed)} skipped={len(self.skipped)} seconds={self.seconds:.1f}"
@@ -698,6 +699,8 @@ def main(argv: list[str] | None = None) -> int:
     except (DatabaseError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before any shard started, or while summing up
+        return 130
     if summary.interrupted:
         return 130
     return 0 if summary.ok else 1

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -245,6 +246,43 @@ def test_killed_shard_then_only_missing_gives_the_sequential_scores(graded_cours
     assert set(re.findall(r"^missing: (\w+):", final.stdout, re.M)) == UNGRADABLE
 
 
+def test_a_shard_stopped_by_a_locked_sqlite_database_is_rerun(fresh_course, release_nb):
+    """nbgrader stops a whole run on a database error; the shard is then rerun for its missing
+    students. (A 0.2 s busy timeout and a lock held until nbgrader has given up force the error.)"""
+    hand_in(fresh_course, {"blank": release_nb})
+    gradebook = fresh_course / "gradebook.db"
+    runner = shards(
+        fresh_course,
+        f"sqlite:///{gradebook}?timeout=0.2",
+        "--shards",
+        "1",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(runner.stdout), daemon=True)
+    reader.start()
+    log = fresh_course / "logs" / "autograde" / "shard-0-of-1.log"
+    lock = sqlite3.connect(gradebook, isolation_level=None)
+    try:
+        deadline = time.monotonic() + 300
+        while "nbgrader pid" not in "".join(lines):
+            assert time.monotonic() < deadline and runner.poll() is None, "".join(lines)
+            time.sleep(0.05)
+        lock.execute("BEGIN EXCLUSIVE")  # nobody may read or write the gradebook now
+        while "database is locked" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline and runner.poll() is None, "".join(lines)
+            time.sleep(0.05)
+    finally:
+        lock.close()  # rolls the exclusive transaction back
+        runner.wait(timeout=600)
+        reader.join(timeout=10)
+    output = "".join(lines)
+    assert runner.returncode == 0, output
+    assert "shard 0/1: database error, retrying 1 students" in output
+    assert summary(output) == {"shards": 1, "students": 1, "graded": 1, "failed": 0, "skipped": 0}
+
+
 # ---------------------------------------------------------------------------------------------
 # Without nbgrader: shards, "missing", the database check
 
@@ -284,7 +322,7 @@ def test_what_missing_means(tmp_path):
         return missing_reason(tmp_path, student, state)
 
     assert reason("c") == "no submission in the gradebook"
-    assert reason("b") == "3 of 13 test scores not saved"
+    assert reason("b") == "no score for 3 of 13 test cells in the gradebook"
     assert reason() == f"no autograded {NOTEBOOK}"
     write_notebook(autograded / NOTEBOOK, None)  # the sanitized copy: a killed or crashed grading
     assert reason() == f"autograded {NOTEBOOK} was never executed (grading interrupted)"
