@@ -1,0 +1,355 @@
+"""How fast does the course grade? Autogrades a synthetic cohort of K submissions, in one run:
+
+- one sequential `nbgrader autograde` (seconds per submission, nbgrader's start-up included);
+- `python -m gradekit.shards --shards N` for N = 1, 2, 4 (wall time, same cohort, fresh gradebook);
+- the floor: a trivial one-cell notebook assignment (one test cell, `assert True`) with K
+  submissions, graded sequentially the same way;
+- where the time of one submission goes: the phases of each student in nbgrader's own log of the
+  sequential run (timed to the millisecond: gradebook and copying, sanitizing, executing and saving
+  the scores, writing), nbgrader's start-up and exit (once per process), and, measured alone with
+  nbclient on the very notebooks nbgrader executed, a kernel start and the notebook's cells.
+
+    python benchmarks/grading.py [--k 200] [--shards 1,2,4] [--keep DIR]
+
+The cohort cycles through 10 students: 6 reference solutions, 2 with ex1 and ex2 done, 1 with only
+ex1, 1 untouched release. Every run must give the same scores as the sequential one. The last line
+is `grading: s_per_submission=<x> floor=<y> ratio=<x/y> speedup_2_shards=<z>`, where x and y are
+sequential seconds per submission and z is sequential wall time over the 2-shard wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_notebook
+
+from gradekit import grades
+from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
+from gradekit.shards import LOG_FORMAT, _nbgrader_env, grading_status, submitted_students
+from gradekit.submissions import fill, only, reference_answers, region_exercises
+
+FLOOR = "floor"
+MIX = ["reference"] * 6 + ["ex1_and_ex2"] * 2 + ["only_ex1", "blank"]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}) \[AutogradeApp \| \w+\] (.*)$", re.M)
+# Each student's grading in nbgrader 0.9.6's log: the message that opens each phase, in order.
+PHASES = {
+    "Creating/updating student": "gradebook and copying files",
+    "Sanitizing ": "sanitizing the submission",
+    "Autograding ": "executing, saving the scores",
+    "Writing ": "writing the graded notebook",
+    "Setting destination file permissions": "(done)",
+}
+
+
+def phases(log_text: str) -> dict[str, float]:
+    """Mean seconds per student of each phase, from a timed nbgrader autograde log (LOG_FORMAT)."""
+    events = [
+        (datetime.strptime(t, "%Y-%m-%d %H:%M:%S.%f").timestamp(), m) for t, m in LOG_LINE.findall(log_text)
+    ]
+    totals = dict.fromkeys(PHASES.values(), 0.0)
+    students = 0
+    current = None  # (phase, start)
+    for when, message in events:
+        marker = next((m for m in PHASES if message.startswith(m)), None)
+        if marker is None or (marker == "Writing " and "autograded" not in message):
+            continue
+        if marker == "Creating/updating student":
+            students += 1
+        elif marker == "Writing " and current and current[0] != "executing, saving the scores":
+            continue  # the sanitized copy is written inside the sanitizing phase
+        if current:
+            totals[current[0]] += when - current[1]
+        current = (PHASES[marker], when) if marker != "Setting destination file permissions" else None
+    del totals["(done)"]
+    return {phase: seconds / max(students, 1) for phase, seconds in totals.items()}
+
+
+def run(course: Path, logfile: Path, *command: str, check: bool = True) -> float:
+    """Run a command in the course (nbgrader's output to `logfile`); return its wall time."""
+    start = time.perf_counter()
+    with logfile.open("a") as fh:
+        fh.write(f"\n# {' '.join(command)}\n")
+        fh.flush()
+        result = subprocess.run(command, cwd=course, env=_nbgrader_env(), stdout=fh, stderr=subprocess.STDOUT)
+    seconds = time.perf_counter() - start
+    if check and result.returncode != 0:
+        raise SystemExit(f"failed ({result.returncode}): {' '.join(command)} (see {logfile})")
+    return seconds
+
+
+def nbgrader(course: Path, logfile: Path, *args: str, check: bool = True) -> float:
+    return run(
+        course,
+        logfile,
+        sys.executable,
+        "-m",
+        "nbgrader",
+        *args,
+        f"--NbGrader.log_format={LOG_FORMAT}",
+        check=check,
+    )
+
+
+def make_course(root: Path, logfile: Path) -> Path:
+    root.mkdir(parents=True)
+    shutil.copy(COURSE_ROOT / "nbgrader_config.py", root)
+    shutil.copytree(COURSE_ROOT / "source", root / "source")
+    nbgrader(root, logfile, "generate_assignment", ASSIGNMENT)
+    return root
+
+
+def make_floor_course(root: Path, logfile: Path) -> Path:
+    """The same configuration, one assignment whose notebook is one test cell worth one point."""
+    root.mkdir(parents=True)
+    shutil.copy(COURSE_ROOT / "nbgrader_config.py", root)
+    cell = new_code_cell("assert True")
+    cell.metadata["nbgrader"] = {
+        "grade": True,
+        "grade_id": "floor_test",
+        "locked": True,
+        "points": 1,
+        "schema_version": 3,
+        "solution": False,
+        "task": False,
+    }
+    nb = new_notebook(cells=[cell])
+    nb.metadata["kernelspec"] = {
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+        "name": "python3",
+    }
+    (root / "source" / FLOOR).mkdir(parents=True)
+    nbformat.write(nb, str(root / "source" / FLOOR / f"{FLOOR}.ipynb"))
+    nbgrader(root, logfile, "generate_assignment", FLOOR)
+    return root
+
+
+def hand_in(course: Path, assignment: str, notebooks: list[nbformat.NotebookNode]) -> list[str]:
+    students = []
+    for i, nb in enumerate(notebooks):
+        student = f"s{i:04d}"
+        folder = course / "submitted" / student / assignment
+        folder.mkdir(parents=True)
+        nbformat.write(nb, str(folder / f"{assignment}.ipynb"))
+        students.append(student)
+    return students
+
+
+def cohort(release, k: int) -> tuple[list[nbformat.NotebookNode], dict[str, nbformat.NotebookNode]]:
+    answers = reference_answers(SOURCE_NOTEBOOK)
+    exercises = region_exercises(read(SOURCE_NOTEBOOK))
+    variants = {
+        "reference": fill(release, answers),
+        "ex1_and_ex2": fill(release, only(answers, exercises, {"ex1", "ex2"})),
+        "only_ex1": fill(release, only(answers, exercises, {"ex1"})),
+        "blank": release,
+    }
+    return [variants[MIX[i % len(MIX)]] for i in range(k)], variants
+
+
+def reset(course: Path) -> None:
+    """Ungraded again: no autograded/, no logs, the gradebook as generate_assignment left it."""
+    for folder in ("autograded", "logs"):
+        shutil.rmtree(course / folder, ignore_errors=True)
+    shutil.copy(course / "gradebook.pristine.db", course / "gradebook.db")
+
+
+def scores(course: Path) -> dict[str, dict[str, float]]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        return {g.student: g.cells for g in grades.collect(gradebook)}
+
+
+def all_graded(course: Path) -> None:
+    status = grading_status(course, f"sqlite:///{course / 'gradebook.db'}", submitted_students(course))
+    missing = {s: r for s, r in status.items() if r is not None}
+    if missing:
+        raise SystemExit(f"not graded: {dict(list(missing.items())[:5])}")
+
+
+async def _execute(nb: nbformat.NotebookNode, cwd: Path) -> tuple[float, float, float]:
+    """Kernel start, cell execution, kernel shutdown of one notebook, as nbgrader runs it (nbclient,
+    a fresh python3 kernel without history, errors allowed)."""
+    from nbclient import NotebookClient
+
+    client = NotebookClient(
+        nb,
+        timeout=30,
+        allow_errors=True,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(cwd)}},
+        extra_arguments=["--HistoryManager.hist_file=:memory:"],
+    )
+    client.reset_execution_trackers()
+    t0 = time.perf_counter()
+    client.km = client.create_kernel_manager()
+    # nbgrader's kernel runs with NBGRADER_EXECUTION=autograde (the notebook skips its plots then).
+    env = dict(os.environ, NBGRADER_EXECUTION="autograde")
+    await client.async_start_new_kernel(cwd=str(cwd), env=env, stderr=subprocess.DEVNULL)
+    await client.async_start_new_kernel_client()
+    t1 = time.perf_counter()
+    for index, cell in enumerate(nb.cells):
+        await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+    t2 = time.perf_counter()
+    await client._async_cleanup_kernel()
+    t3 = time.perf_counter()
+    return t1 - t0, t2 - t1, t3 - t2
+
+
+def breakdown(course: Path, students: list[str], repeats: int) -> dict:
+    """Mean kernel start / cells / kernel shutdown over one cycle of the mix (the first 10 students),
+    re-executing the notebooks that nbgrader executed (autograded/, outputs cleared); the median of
+    `repeats` runs per notebook."""
+    runs = {}
+    for student, variant in zip(students, MIX):
+        path = course / "autograded" / student / ASSIGNMENT / NOTEBOOK
+        nb = read(path)
+        samples = []
+        for _ in range(repeats):
+            for cell in nb.cells:
+                if cell.cell_type == "code":
+                    cell.outputs, cell.execution_count = [], None
+            samples.append(asyncio.run(_execute(nb, path.parent)))
+        runs[student] = (variant, [statistics.median(sample[j] for sample in samples) for j in range(3)])
+    mean = [statistics.mean(times[j] for _, times in runs.values()) for j in range(3)]
+    per_variant = {}
+    for variant, times in runs.values():
+        per_variant.setdefault(variant, []).append(times[1])
+    return {
+        "kernel_start": mean[0],
+        "execution": mean[1],
+        "kernel_shutdown": mean[2],
+        "per_variant_execution": {v: statistics.mean(t) for v, t in per_variant.items()},
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--k", type=int, default=200, help="submissions (default 200)")
+    parser.add_argument("--shards", default="1,2,4", help="shard counts to measure (default 1,2,4)")
+    parser.add_argument("--repeats", type=int, default=3, help="nbclient runs per variant for the breakdown")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temp folder)")
+    args = parser.parse_args()
+    shard_counts = [int(n) for n in args.shards.split(",")]
+    if 2 not in shard_counts:
+        parser.error("--shards must include 2 (the last line reports the 2-shard speedup)")
+    work = args.keep or Path(tempfile.mkdtemp(prefix="kit-grading-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    logs = work / "logs"
+    logs.mkdir(exist_ok=True)
+    k = args.k
+    started = time.perf_counter()
+    try:
+        log(f"work folder {work}; nbgrader's output in {logs}")
+        course = make_course(work / "course", logs / "setup.log")
+        notebooks, _ = cohort(read(course / "release" / ASSIGNMENT / NOTEBOOK), k)
+        students = hand_in(course, ASSIGNMENT, notebooks)
+        shutil.copy(course / "gradebook.db", course / "gradebook.pristine.db")
+
+        log(f"sequential nbgrader autograde of {k} submissions ...")
+        reset(course)
+        walls = {"sequential": nbgrader(course, logs / "sequential.log", "autograde", ASSIGNMENT)}
+        all_graded(course)
+        expected = scores(course)
+        course_phases = phases((logs / "sequential.log").read_text())
+        parts = breakdown(course, students, args.repeats)
+
+        for n in shard_counts:
+            log(f"{n} shard(s) ...")
+            reset(course)
+            command = [sys.executable, "-m", "gradekit.shards", "--course", str(course), "--shards", str(n)]
+            walls[f"shards N={n}"] = run(course, logs / f"shards-{n}.log", *command)
+            all_graded(course)
+            if scores(course) != expected:
+                raise SystemExit(f"{n} shards gave other scores than the sequential run")
+            shard_logs = "".join(p.read_text() for p in (course / "logs" / "autograde").glob("*.log"))
+            if "database is locked" in shard_logs:
+                log(f"note: 'database is locked' in the logs of the {n}-shard run (the shards retried)")
+
+        log(f"floor: trivial one-cell notebook, {k} submissions ...")
+        floor_course = make_floor_course(work / "floor", logs / "setup.log")
+        release = read(floor_course / "release" / FLOOR / f"{FLOOR}.ipynb")
+        hand_in(floor_course, FLOOR, [release] * k)
+        floor_wall = nbgrader(floor_course, logs / "floor.log", "autograde", FLOOR)
+        floor_phases = phases((logs / "floor.log").read_text())
+        floor_nb = read(floor_course / "autograded" / "s0000" / FLOOR / f"{FLOOR}.ipynb")
+        floor_parts = [asyncio.run(_execute(floor_nb, floor_course)) for _ in range(args.repeats)]
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+    seq = walls["sequential"]
+    s_per = seq / k
+    floor = floor_wall / k
+    total = time.perf_counter() - started
+    print(f"grading {k} submissions of {ASSIGNMENT} (mix per 10: 6 reference, 2 ex1+ex2, 1 ex1, 1 blank)")
+    print(f"{os.cpu_count()} cores, load average at the end {os.getloadavg()[0]:.1f}, total {total:.0f} s")
+    print()
+    print(f"{'run':<36} {'wall s':>8} {'s/submission':>13} {'speedup':>8}")
+    for name, wall in walls.items():
+        label = (
+            "sequential nbgrader autograde"
+            if name == "sequential"
+            else f"gradekit.shards --shards {name[-1]}"
+        )
+        print(f"{label:<36} {wall:8.1f} {wall / k:13.3f} {seq / wall:8.2f}")
+    print(f"{'floor: 1-cell notebook, sequential':<36} {floor_wall:8.1f} {floor:13.3f}")
+    print()
+
+    floor_start, floor_cells, floor_stop = (statistics.median(p[j] for p in floor_parts) for j in range(3))
+    course_once, floor_once = s_per - sum(course_phases.values()), floor - sum(floor_phases.values())
+    course_exec, floor_exec = (
+        course_phases["executing, saving the scores"],
+        floor_phases["executing, saving the scores"],
+    )
+    print(f"{'one submission, sequential run (s)':<46} {'course':>8} {'floor':>8}")
+    rows = [
+        (f"nbgrader start-up and exit ({course_once * k:.1f} s) / K", course_once, floor_once),
+        *((f"{name}", course_phases[name], floor_phases[name]) for name in course_phases),
+        ("total", s_per, floor),
+        ("'executing, saving the scores', measured alone:", None, None),
+        ("  kernel start (nbclient, until ready)", parts["kernel_start"], floor_start),
+        ("  the notebook's cells (nbclient)", parts["execution"], floor_cells),
+        ("  kernel shutdown (nbclient)", parts["kernel_shutdown"], floor_stop),
+        (
+            "  the rest: nbgrader's preprocessors, scores",
+            course_exec - parts["kernel_start"] - parts["execution"] - parts["kernel_shutdown"],
+            floor_exec - floor_start - floor_cells - floor_stop,
+        ),
+    ]
+    for label, course_s, floor_s in rows:
+        if course_s is None:
+            print(label)
+        else:
+            print(f"{label:<46} {course_s:8.3f} {floor_s:8.3f}")
+    executions = ", ".join(f"{v} {s:.2f} s" for v, s in parts["per_variant_execution"].items())
+    print(f"cells per variant: {executions}")
+    print()
+    print(
+        f"grading: s_per_submission={s_per:.3f} floor={floor:.3f} ratio={s_per / floor:.2f}"
+        f" speedup_2_shards={seq / walls['shards N=2']:.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
