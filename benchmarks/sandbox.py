@@ -4,8 +4,9 @@
 
 Builds a course in a temporary directory (this repo's nbgrader_config.py and source/), hands in
 `--students` copies of the reference solution, and autogrades them with `nbgrader autograde` in two
-configurations that differ only in the kernel: the sandbox lines of docs/sandbox.md
-(gradekit.sandbox.SandboxedExecute) or nbgrader's stock Execute, alternately, `--rounds` times.
+configurations that differ only in the kernel: the course's own autograde steps with
+gradekit.sandbox.SandboxedExecute (docs/sandbox.md) or with nbgrader's stock Execute, alternately,
+`--rounds` times.
 A submission's time runs from nbgrader's "Creating/updating student" log line to its "Setting
 destination file permissions" line (sanitize, kernel start, execution, shutdown, grades saved), so
 nbgrader's start-up (~3 s, paid once per command) is left out. A bare kernel (start, one trivial
@@ -31,26 +32,28 @@ from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
 from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
-from gradekit.sandbox import Sandbox, SandboxedKernelManager
+from gradekit.sandbox import (
+    Sandbox,
+    SandboxedKernelManager,
+    course_autograde_preprocessors,
+    with_sandboxed_execute,
+)
 from gradekit.submissions import fill, reference_answers
 
-SANDBOXED = """
-c.Autograde.exporter_class = "gradekit.sandbox.SandboxCheckedExporter"
-c.Autograde.autograde_preprocessors = [
-    "gradekit.sandbox.SandboxedExecute",
-    "nbgrader.preprocessors.IgnorePattern",
-    "nbconvert.preprocessors.ClearMetadataPreprocessor",
-    "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
-    "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
-]
-"""
-UNSANDBOXED = SANDBOXED.replace(
-    "gradekit.sandbox.SandboxCheckedExporter", "nbconvert.exporters.NotebookExporter"
-)
-UNSANDBOXED = UNSANDBOXED.replace("gradekit.sandbox.SandboxedExecute", "nbgrader.preprocessors.Execute")
-MODES = {"unsandboxed": UNSANDBOXED, "sandboxed": SANDBOXED}
+MODES = ("unsandboxed", "sandboxed")
+
+
+def config_lines(mode: str) -> str:
+    """The course's own autograde steps, with nbgrader's Execute or the sandboxed one."""
+    steps = course_autograde_preprocessors(COURSE_ROOT / "nbgrader_config.py")
+    if mode == "sandboxed":
+        steps, exporter = with_sandboxed_execute(steps), "gradekit.sandbox.SandboxCheckedExporter"
+    else:
+        steps = [
+            s.replace("gradekit.sandbox.SandboxedExecute", "nbgrader.preprocessors.Execute") for s in steps
+        ]
+        exporter = "nbconvert.exporters.NotebookExporter"
+    return f"\nc.Autograde.exporter_class = {exporter!r}\nc.Autograde.autograde_preprocessors = {steps!r}\n"
 
 
 def nbgrader(course: Path, *args: str) -> str:
@@ -91,10 +94,10 @@ def make_courses(root: Path, students: int) -> dict[str, Path]:
     nbgrader(base, "generate_assignment", ASSIGNMENT, "--force")
     reference = fill(read(base / "release" / ASSIGNMENT / NOTEBOOK), reference_answers(SOURCE_NOTEBOOK))
     courses = {}
-    for mode, lines in MODES.items():
+    for mode in MODES:
         course = Path(shutil.copytree(base, root / mode))
         with (course / "nbgrader_config.py").open("a") as fh:
-            fh.write(lines)
+            fh.write(config_lines(mode))
         for k in range(students):
             folder = course / "submitted" / f"student{k:02d}" / ASSIGNMENT
             folder.mkdir(parents=True)

@@ -501,6 +501,41 @@ class SandboxCheckedExporter(NotebookExporter):
             raise NbGraderException(message)
 
 
+def _dotted(preprocessor) -> str:
+    if isinstance(preprocessor, str):
+        return preprocessor
+    return f"{preprocessor.__module__}.{preprocessor.__qualname__}"
+
+
+def course_autograde_preprocessors(config_file: str | Path) -> list[str]:
+    """The autograde steps a course's nbgrader_config.py sets (nbgrader's defaults if it sets none)."""
+    from nbgrader.converters import Autograde
+    from traitlets.config.loader import PyFileConfigLoader
+
+    path = Path(config_file).resolve()
+    config = PyFileConfigLoader(path.name, path=str(path.parent)).load_config()
+    if "Autograde" in config and "autograde_preprocessors" in config.Autograde:
+        steps = config.Autograde.autograde_preprocessors
+    else:
+        steps = Autograde.class_traits()["autograde_preprocessors"].default()
+    return [_dotted(step) for step in steps]
+
+
+def with_sandboxed_execute(preprocessors) -> list[str]:
+    """`preprocessors` (names or classes) with nbgrader's Execute replaced by SandboxedExecute."""
+    from traitlets.utils.importstring import import_item
+
+    swapped = []
+    for step in map(_dotted, preprocessors):
+        if _is_sandboxed_execute(step):
+            swapped.append(step)
+        elif import_item(step) is Execute:
+            swapped.append(_dotted(SandboxedExecute))
+        else:
+            swapped.append(step)
+    return swapped
+
+
 def main() -> int:
     """`python -m gradekit.sandbox`: can this machine run sandboxed kernels? (for grading nodes)"""
     sandbox = Sandbox()

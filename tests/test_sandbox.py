@@ -26,13 +26,15 @@ from traitlets.config.loader import PyFileConfigLoader
 
 from gradekit import grades
 from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, hidden_test_lines, read
+from gradekit.sandbox import course_autograde_preprocessors, with_sandboxed_execute
 from gradekit.submissions import fill, reference_answers
 
 pytestmark = pytest.mark.course
 
-# What nbgrader_config.py needs (the same lines are in docs/sandbox.md). The tests add them to
-# their copy of the course if the course's config lacks them; test_course_config_uses_the_sandbox
-# checks the course's own config.
+# What nbgrader_config.py needs, for nbgrader's default autograde steps (the same lines are in
+# docs/sandbox.md). A config with steps of its own swaps Execute in its own list instead. The tests
+# switch the sandbox on in their copy of the course (use_sandbox) if the course's config lacks it;
+# test_course_config_uses_the_sandbox checks the course's own config.
 SANDBOX_CONFIG = """
 # Untrusted code: every student kernel of `nbgrader autograde` runs in a bubblewrap sandbox
 # (docs/sandbox.md). Without a working bwrap, autograding refuses to start, unless
@@ -213,10 +215,16 @@ def run_nbgrader(course: Path, *args: str, timeout: float = 170, **env: str) -> 
 
 
 def use_sandbox(course: Path) -> Path:
+    """`course` with the sandbox on: its own autograde steps, with Execute swapped."""
     config = course / "nbgrader_config.py"
-    if "gradekit.sandbox.SandboxedExecute" not in config.read_text():
+    steps = course_autograde_preprocessors(config)
+    if steps != with_sandboxed_execute(steps) or "SandboxCheckedExporter" not in config.read_text():
         with config.open("a") as fh:
-            fh.write(SANDBOX_CONFIG)
+            fh.write(
+                "\n# Added by tests/test_sandbox.py\n"
+                'c.Autograde.exporter_class = "gradekit.sandbox.SandboxCheckedExporter"\n'
+                f"c.Autograde.autograde_preprocessors = {with_sandboxed_execute(steps)!r}\n"
+            )
     return course
 
 
@@ -467,10 +475,17 @@ def test_the_config_lines_swap_only_execute():
 
 
 def test_course_config_uses_the_sandbox():
-    """The course's own nbgrader_config.py must contain SANDBOX_CONFIG (or equivalent lines)."""
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_ROOT)).load_config()
-    assert "Autograde" in config and "autograde_preprocessors" in config.Autograde, (
-        "nbgrader_config.py does not enable the sandbox: add the lines of SANDBOX_CONFIG"
+    """The course's own nbgrader_config.py must run autograding in the sandbox (see SANDBOX_CONFIG)."""
+    from nbgrader.preprocessors import Execute
+
+    from gradekit.sandbox import SandboxedExecute
+
+    steps = _classes(course_autograde_preprocessors(COURSE_ROOT / "nbgrader_config.py"))
+    assert SandboxedExecute in steps and Execute not in steps, (
+        "nbgrader_config.py does not enable the sandbox: in c.Autograde.autograde_preprocessors, "
+        "put gradekit.sandbox.SandboxedExecute in place of nbgrader.preprocessors.Execute"
     )
-    assert _classes(config.Autograde.autograde_preprocessors) == expected_autograde_preprocessors()
-    assert str(config.Autograde.exporter_class) == "gradekit.sandbox.SandboxCheckedExporter"
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_ROOT)).load_config()
+    assert str(config.Autograde.exporter_class) == "gradekit.sandbox.SandboxCheckedExporter", (
+        'nbgrader_config.py needs c.Autograde.exporter_class = "gradekit.sandbox.SandboxCheckedExporter"'
+    )
