@@ -442,7 +442,7 @@ def _protected_paths(config) -> list[str]:
     coursedir = CourseDirectory(config=config)
     paths = [coursedir.root]
     if coursedir.db_url.startswith("sqlite:///"):
-        paths.append(coursedir.db_url[len("sqlite:///") :])
+        paths.append(coursedir.db_url[len("sqlite:///") :].split("?", 1)[0])
     return paths
 
 
