@@ -52,3 +52,22 @@ c.GenerateSolution.preprocessors = [
 c.FileNameCollectorPlugin.named_regexp = (
     r".*/(?P<student_id>[^/_]+)_(?:late_)?\d+_\d+_(?P<file_id>mini_auto_grad)(?:-\d+)?\.ipynb$"
 )
+
+# Autograding: nbgrader's default steps, with two changes.
+# - Untrusted code: every student kernel runs in a bubblewrap sandbox (docs/sandbox.md): it sees
+#   only its own submission, has no network and has limits on memory, CPU, processes and disk.
+#   Without a working bwrap, autograding refuses to start unless c.Sandbox.allow_unsandboxed = True
+#   or GRADEKIT_ALLOW_UNSANDBOXED=1 (trusted code only).
+# - `PassOrFail` right after execution: only an error fails a test cell (no partial credit from a
+#   displayed value, no zero for a warning on stderr).
+c.Autograde.exporter_class = "gradekit.sandbox.SandboxCheckedExporter"
+c.Autograde.autograde_preprocessors = [
+    "gradekit.sandbox.SandboxedExecute",  # instead of nbgrader.preprocessors.Execute
+    "gradekit.scoring.PassOrFail",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]

@@ -564,11 +564,6 @@ CATALOG: tuple[Case, ...] = (
             swap(k.answers, "value_class", "(1.0 - out.data**2) * grad", "(1.0 - out.data**2)")
         ),
         {"ex2_other_grads": "tanh", "ex3_train_xor": None},
-        hole=(
-            "ex2_other_grads only differentiates tanh at the root, where grad is 1, so a closure "
-            "that ignores `grad` passes ex2. Fix: add ('3 * tanh(x)', lambda x: 3 * x.tanh(), 0.7) "
-            "to the hidden cases of ex2_other_grads."
-        ),
     ),
     Case(
         "bug_div_no_chain",
@@ -584,12 +579,6 @@ CATALOG: tuple[Case, ...] = (
             )
         ),
         {"ex2_other_grads": "/"},
-        hole=(
-            "no test differentiates a division that is not the root (the training loss is a "
-            "division too), so a quotient closure that ignores `grad` gets full marks. Fix: add "
-            "('3 * (x / 2)', lambda x: 3 * (x / 2), 1.0) and ('3 * (2 / x)', lambda x: 3 * (2 / x), "
-            "0.5) to the hidden cases of ex2_other_grads."
-        ),
     ),
     # -- adversarial ---------------------------------------------------------------------------------
     Case(
@@ -734,13 +723,6 @@ CATALOG: tuple[Case, ...] = (
         "the untouched release plus an input transformer that displays 'ok' at the start of every cell",
         lambda k: prepend(nbformat.from_dict(k.release), "value_class", DISPLAY_HOOK),
         every(EX1 + EX2 + EX3),
-        hole=(
-            "nbgrader's determine_grade returns at the first execute_result of a test cell "
-            "(partial credit), and 'ok' is not a number, so it gives full points, even though "
-            "the cell then fails. Fix: a preprocessor between Execute and SaveAutoGrades that "
-            "turns execute_result outputs of test cells into display_data (no test of this kit "
-            "returns a value)."
-        ),
         review=True,
     ),
     Case(
@@ -767,12 +749,6 @@ CATALOG: tuple[Case, ...] = (
                 "losses = []\n",
                 "import warnings\nwarnings.warn('lr may be high')\nlosses = []\n",
             )
-        ),
-        hole=(
-            "nbgrader gives 0 to a test cell with any stderr output, so a correct train() that "
-            "emits a warning loses the 4 points of ex3_train_xor. Fix (config): "
-            "c.IgnorePattern.enabled = True; c.IgnorePattern.pattern = r'[\\s\\S]' (every test of "
-            "this kit fails by raising, never by writing to stderr)."
         ),
     ),
     Case(

@@ -17,6 +17,9 @@ class StudentGrades:
     submitted: bool
     cells: dict[str, float] = field(default_factory=dict)  # grade_id -> score
     max_cells: dict[str, float] = field(default_factory=dict)  # grade_id -> points
+    # False for a submission nbgrader could not grade (invalid notebook, killed kernel): it has a
+    # row in the gradebook but no score at all, which is not the same as scoring 0.
+    graded: bool = True
 
     def exercise(self, name: str) -> float:
         return sum(score for cell, score in self.cells.items() if exercise_of(cell) == name)
@@ -35,7 +38,7 @@ class StudentGrades:
     def row(self) -> dict[str, object]:
         row: dict[str, object] = {"student_id": self.student}
         row.update({ex: self.exercise(ex) for ex in EXERCISES})
-        row.update(total=self.total, max=self.max_total, submitted=self.submitted)
+        row.update(total=self.total, max=self.max_total, submitted=self.submitted, graded=self.graded)
         return row
 
 
@@ -48,10 +51,12 @@ def collect(gradebook: Gradebook, assignment: str = ASSIGNMENT) -> list[StudentG
         try:
             submission = gradebook.find_submission(assignment, student.id)
         except MissingEntry:
-            result.append(StudentGrades(student.id, False, dict.fromkeys(max_cells, 0.0), max_cells))
+            result.append(StudentGrades(student.id, False, dict.fromkeys(max_cells, 0.0), max_cells, False))
             continue
-        cells = {grade.name: float(grade.score or 0.0) for nb in submission.notebooks for grade in nb.grades}
-        result.append(StudentGrades(student.id, True, cells, max_cells))
+        all_grades = [grade for nb in submission.notebooks for grade in nb.grades]
+        cells = {grade.name: float(grade.score or 0.0) for grade in all_grades}
+        graded = any(g.auto_score is not None or g.manual_score is not None for g in all_grades)
+        result.append(StudentGrades(student.id, True, cells, max_cells, graded))
     return result
 
 
@@ -63,7 +68,9 @@ def table(grades: list[StudentGrades]) -> str:
     header = ["student"] + [f"{ex}/{maxima.exercise_max(ex):g}" for ex in EXERCISES]
     header.append(f"total/{maxima.max_total:g}")
     rows = [
-        [g.student] + [f"{g.exercise(ex):g}" for ex in EXERCISES] + [f"{g.total:g}" if g.submitted else "-"]
+        [g.student]
+        + [f"{g.exercise(ex):g}" for ex in EXERCISES]
+        + [f"{g.total:g}" if g.graded else "not graded" if g.submitted else "-"]
         for g in grades
     ]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
@@ -76,14 +83,17 @@ def table(grades: list[StudentGrades]) -> str:
 
 class ExerciseCsvExport(ExportPlugin):
     """`nbgrader export --exporter=gradekit.grades.ExerciseCsvExport`: one row per student with
-    ex1, ex2, ex3, total and max (the stock CSV export only has the total)."""
+    ex1, ex2, ex3, total and max (the stock CSV export only has the total), and whether the student
+    submitted and whether nbgrader could grade the submission."""
 
     def export(self, gradebook: Gradebook) -> None:
         dest = self.to or "grades_by_exercise.csv"
         assignments = self.assignment or [ASSIGNMENT]
         self.log.info("Exporting per-exercise grades to %s", dest)
         with open(dest, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, ["assignment", "student_id", *EXERCISES, "total", "max", "submitted"])
+            writer = csv.DictWriter(
+                fh, ["assignment", "student_id", *EXERCISES, "total", "max", "submitted", "graded"]
+            )
             writer.writeheader()
             for assignment in assignments:
                 for grades in collect(gradebook, assignment):

@@ -15,6 +15,7 @@ EXERCISES = ("ex1", "ex2", "ex3")
 
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 _SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+_QUOTED = re.compile(r"""(["'])(.*?)(?<!\\)\1""")
 # A line that is nothing but a string literal is an assertion message: a hint meant for students.
 _STRING_LITERAL = re.compile(r"""^[rbfu]*(["']).*\1[,)]*$""", re.I)
 
@@ -70,4 +71,7 @@ def secret_lines(sources: list[str], solutions: bool = True, hidden: bool = True
         secret.update(solution_lines(source) if solutions else [])
         secret.update(hidden_test_lines(source) if hidden else [])
     public = "\n".join(_HIDDEN.sub("", _SOLUTION.sub("", s)) for s in sources)
-    return {line for line in secret if line not in public}
+    # Assertion messages are hints written for students: a line that a string of the notebook
+    # quotes (`"b = a + a; c = b + b: dc/da should be 4.0"`) is no secret.
+    quoted = "\n".join(m.group(2) for s in sources for m in _QUOTED.finditer(s))
+    return {line for line in secret if line not in public and line not in quoted}
