@@ -482,7 +482,7 @@ CATALOG: tuple[Case, ...] = (
     Case(
         "bug_tanh_derivative",
         "tanh's derivative taken at the input, 1 - a**2, instead of 1 - tanh(a)**2",
-        lambda k: k.solved(swap(k.answers, "value_class", "(1.0 - out.data**2)", "(1.0 - self.data**2)")),
+        lambda k: k.solved(swap(k.answers, "value_class", "(1.0 - t**2)", "(1.0 - self.data**2)")),
         {
             "ex2_other_grads": "the derivative of tanh(x)",
             # hidden units with |a| > 1 are pushed the wrong way
@@ -561,7 +561,7 @@ CATALOG: tuple[Case, ...] = (
         "bug_tanh_no_chain",
         "tanh's closure forgets `* grad`: right only when tanh is the root",
         lambda k: k.solved(
-            swap(k.answers, "value_class", "(1.0 - out.data**2) * grad", "(1.0 - out.data**2)")
+            swap(k.answers, "value_class", "(1.0 - t**2) * grad", "(1.0 - t**2)")
         ),
         {"ex2_other_grads": "tanh", "ex3_train_xor": None},
     ),
