@@ -24,8 +24,10 @@ as_root() {
 find_bin() {
     local dir
     dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-    if [ -n "$dir" ] && [ -x "$dir/initdb" ]; then echo "$dir"; return; fi
+    # (`return 0`, not `return`: inside the EXIT trap a bare return repeats the script's exit code)
+    if [ -n "$dir" ] && [ -x "$dir/initdb" ]; then echo "$dir"; return 0; fi
     if command -v initdb >/dev/null; then dirname "$(command -v initdb)"; fi
+    return 0
 }
 
 install_postgres() {
@@ -121,7 +123,7 @@ case "$command" in
         [ $# -gt 0 ] || { log "usage: postgres.sh run CMD [ARGS...]"; exit 2; }
         exports=$(start) || exit 1
         eval "$exports"
-        trap 'stop "$KIT_TEST_POSTGRES_DIR"' EXIT
+        trap 'set +e; stop "$KIT_TEST_POSTGRES_DIR"' EXIT
         status=0
         "$@" || status=$?
         exit "$status"

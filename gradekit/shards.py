@@ -577,6 +577,7 @@ def run(
                     todo = _still_missing(course, db_url, shard.students, assignment)
                     if todo:
                         print(f"{shard.name}: database error, retrying {len(todo)} students", file=stream)
+                        time.sleep(2 * shard.attempts)  # a server restarting, a long lock: give it time
                         shard.exclude = sorted(set(shard.exclude) | (set(shard.students) - set(todo)))
                         shard.start(course, assignment, db_url)
                         active = True
