@@ -34,6 +34,9 @@ failed, and keeps one submission in the gradebook that scores 0 until it is fixe
 
 Databases. SQLite (the default) serves shards on one machine; its URL gets a 60 s busy timeout,
 and a shard that still stops on a database error is rerun for its missing students (`--retries`).
+So is a shard in which a kernel failed to start: concurrent processes can pick the same free TCP
+port for their kernels (jupyter_client's port cache is per process), and the kernel then dies
+before it runs any student code.
 Shards on several machines need a server: NBGRADER_DB_URL or --db
 `postgresql+psycopg2://user@host/db` (password in PGPASSWORD or ~/.pgpass, not in the URL).
 """
@@ -61,9 +64,15 @@ from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT
 SQLITE_BUSY_TIMEOUT = 60  # seconds a SQLite writer waits for another shard's lock
 LOG_DIR = Path("logs") / "autograde"  # relative to the course root
 LOG_FORMAT = "%(asctime)s.%(msecs)03d [%(name)s | %(levelname)s] %(message)s"  # nbgrader's, timed
-# What nbgrader 0.9.6 prints when a student fails, and when it stops on a database error.
+# What nbgrader 0.9.6 logs when a student fails, and for failures that a rerun can fix: a database
+# error (nbgrader then stops the whole run) or a kernel that died before running anything.
 _STUDENT_ERROR = "There was an error processing assignment: "
-_DATABASE_ERRORS = ("database is locked", "There was an error accessing the nbgrader database")
+_TRANSIENT_ERRORS = (
+    "database is locked",
+    "There was an error accessing the nbgrader database",
+    "Kernel died before replying to kernel_info",
+    "Address already in use",
+)
 
 
 class DatabaseError(RuntimeError):
@@ -362,7 +371,7 @@ class Shard:
     attempts: int = 0
     returncodes: list[int] = field(default_factory=list)
     errors: int = 0  # students nbgrader reported as failed, read from the log
-    database_error: bool = False  # did the current attempt stop on a database error?
+    transient_error: bool = False  # did the current attempt fail in a way a rerun can fix?
     _log_position: int = 0
     _log_rest: bytes = b""
 
@@ -382,7 +391,7 @@ class Shard:
                 f" {self.name}, attempt {self.attempts + 1}, {len(self.students)} students:"
                 f" {' '.join(masked_command(command))}\n"
             )
-            self._log_position, self._log_rest, self.database_error = fh.tell(), b"", False
+            self._log_position, self._log_rest, self.transient_error = fh.tell(), b"", False
             # Its own process group: a signal for this shard reaches nbgrader and nothing else.
             self.process = subprocess.Popen(
                 [sys.executable, "-m", *command],
@@ -396,7 +405,7 @@ class Shard:
         self.attempts += 1
 
     def scan_log(self) -> None:
-        """Read what nbgrader logged since the last call: failed students, database errors."""
+        """Read what nbgrader logged since the last call: failed students, transient errors."""
         try:
             with self.log.open("rb") as fh:
                 fh.seek(self._log_position)
@@ -408,7 +417,7 @@ class Shard:
         for line in lines:
             text = line.decode("utf-8", "replace")
             self.errors += _STUDENT_ERROR in text
-            self.database_error |= any(marker in text for marker in _DATABASE_ERRORS)
+            self.transient_error |= any(marker in text for marker in _TRANSIENT_ERRORS)
 
     def signal(self, signum: int) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -573,10 +582,10 @@ def run(
                     continue
                 shard.returncodes.append(code)
                 shard.scan_log()
-                if code != 0 and shard.database_error and shard.attempts <= retries:
+                if code != 0 and shard.transient_error and shard.attempts <= retries:
                     todo = _still_missing(course, db_url, shard.students, assignment)
                     if todo:
-                        print(f"{shard.name}: database error, retrying {len(todo)} students", file=stream)
+                        print(f"{shard.name}: transient error, retrying {len(todo)} students", file=stream)
                         time.sleep(2 * shard.attempts)  # a server restarting, a long lock: give it time
                         shard.exclude = sorted(set(shard.exclude) | (set(shard.students) - set(todo)))
                         shard.start(course, assignment, db_url)
@@ -641,7 +650,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-missing", action="store_true", help="grade only the missing students")
     parser.add_argument("--db", help="gradebook URL (default: NBGRADER_DB_URL, else the course config)")
     parser.add_argument(
-        "--retries", type=int, default=2, help="reruns of a shard stopped by a database error"
+        "--retries", type=int, default=2, help="reruns after a database or kernel start error"
     )
     parser.add_argument("--log-dir", type=Path, help=f"shard logs (default: <course>/{LOG_DIR})")
     parser.add_argument("--status", action="store_true", help="print who is graded or missing; grade nothing")

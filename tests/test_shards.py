@@ -279,7 +279,7 @@ def test_a_shard_stopped_by_a_locked_sqlite_database_is_rerun(fresh_course, rele
         reader.join(timeout=10)
     output = "".join(lines)
     assert runner.returncode == 0, output
-    assert "shard 0/1: database error, retrying 1 students" in output
+    assert "shard 0/1: transient error, retrying 1 students" in output
     assert summary(output) == {"shards": 1, "students": 1, "graded": 1, "failed": 0, "skipped": 0}
 
 
