@@ -560,9 +560,7 @@ CATALOG: tuple[Case, ...] = (
     Case(
         "bug_tanh_no_chain",
         "tanh's closure forgets `* grad`: right only when tanh is the root",
-        lambda k: k.solved(
-            swap(k.answers, "value_class", "(1.0 - t**2) * grad", "(1.0 - t**2)")
-        ),
+        lambda k: k.solved(swap(k.answers, "value_class", "(1.0 - t**2) * grad", "(1.0 - t**2)")),
         {"ex2_other_grads": "tanh", "ex3_train_xor": None},
     ),
     Case(
