@@ -1,9 +1,11 @@
 """The main job, end to end, on the default SQLite gradebook:
 
-regenerate the release and the solutions from `source/`, hand in a demo cohort, autograde it,
-write feedback, export per-exercise grades and print them.
+regenerate the release and the solutions from `source/`, hand in the simulated cohort of
+`gradekit.cohort` (correct, partial, buggy and adversarial submissions), autograde it, write
+feedback, export per-exercise grades, write the HTML grade report, and print the per-exercise
+table with each student's expected scores beside the ones nbgrader gave.
 
-    python -m gradekit.demo
+    python -m gradekit.demo [--small]
 """
 
 from __future__ import annotations
@@ -19,44 +21,53 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook
 
-from gradekit import grades
-from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
-from gradekit.submissions import fill, only, reference_answers, region_exercises
+from gradekit import cohort, grades, report
+from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, EXERCISES, NOTEBOOK
+
+# The catalog has three endless loops; each costs one cell timeout. The reference notebook's
+# slowest cell needs ~1 s, so the demo grades with a shorter timeout than the course's 30 s.
+DEMO_CELL_TIMEOUT = "10"
 
 
-def nbgrader(course: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def nbgrader(course: Path, *args: str, check: bool = True, **env_vars: str) -> subprocess.CompletedProcess:
     """Run an nbgrader command in `course`, with this environment's bin/ first on PATH (nbgrader
     calls `alembic` by name when it creates a gradebook)."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = dict(os.environ, PATH=path, **env_vars)
     return subprocess.run(
         [sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, check=check, text=True
     )
 
 
-def demo_cohort(course: Path) -> dict[str, nbformat.NotebookNode]:
-    """Small but telling: the reference solution, partial work, and the untouched release."""
-    release = read(course / "release" / ASSIGNMENT / NOTEBOOK)
-    source = read(SOURCE_NOTEBOOK)
-    answers = reference_answers(SOURCE_NOTEBOOK)
-    exercises = region_exercises(source)
-    return {
-        "reference": fill(release, answers),
-        "only_ex1": fill(release, only(answers, exercises, {"ex1"})),
-        "ex1_and_ex2": fill(release, only(answers, exercises, {"ex1", "ex2"})),
-        "blank": release,
-    }
+# `--small`: four students of the catalog, for a quick look (and the test of this job).
+SMALL = ("ok_reference", "part_ex1_ex2", "part_only_ex1", "part_blank")
 
 
-def hand_in(course: Path, cohort: dict[str, nbformat.NotebookNode]) -> None:
-    for student, nb in cohort.items():
+def hand_in(course: Path, submissions: dict[str, nbformat.NotebookNode | bytes]) -> None:
+    for student, nb in submissions.items():
         folder = course / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, str(folder / NOTEBOOK))
+        if isinstance(nb, bytes):
+            (folder / NOTEBOOK).write_bytes(nb)
+        else:
+            nbformat.write(nb, str(folder / NOTEBOOK))
+
+
+def expected_column(cases: dict[str, cohort.Case], points, student: str) -> str:
+    """What the catalog says this student must get: ex1 ex2 ex3, or why nbgrader rejects them."""
+    case = cases[student]
+    if case.rejected:
+        return f"rejected: {case.rejected}"
+    want = case.expected(points)
+    return " ".join(f"{want[ex]:g}" for ex in EXERCISES) + (" (known hole)" if case.hole else "")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course root (default: this repo)")
+    parser.add_argument(
+        "--small", action="store_true", help="4 students of the simulated cohort instead of all ~45"
+    )
     args = parser.parse_args(argv)
     course: Path = args.course.resolve()
     start = time.perf_counter()
@@ -71,18 +82,28 @@ def main(argv: list[str] | None = None) -> int:
 
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     nbgrader(course, "generate_solution", ASSIGNMENT, "--force")
-    hand_in(course, demo_cohort(course))
-    nbgrader(course, "autograde", ASSIGNMENT, "--force")
-    nbgrader(course, "generate_feedback", ASSIGNMENT, "--force")
+    kit = cohort.Kit.load(course)
+    cases = {c.student: c for c in cohort.catalog() if not args.small or c.student in SMALL}
+    hand_in(course, cohort.build(list(cases.values()), kit))
+    # A broken submission makes autograde exit 1 after grading everybody else: expected here.
+    nbgrader(course, "autograde", ASSIGNMENT, "--force", check=False, NBGRADER_CELL_TIMEOUT=DEMO_CELL_TIMEOUT)
+    nbgrader(course, "generate_feedback", ASSIGNMENT, "--force", check=False)
     nbgrader(
         course, "export", "--exporter", "gradekit.grades.ExerciseCsvExport", "--to", "grades_by_exercise.csv"
     )
+    report.main(["--course", str(course), "--to", str(course / "report.html")])
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        report = grades.table(grades.collect(gradebook))
+        table = grades.table(
+            grades.collect(gradebook),
+            extra=("expected", lambda student: expected_column(cases, kit.points, student))
+            if cases
+            else None,
+        )
     print()
-    print(report)
+    print(table)
     print(f"\nfeedback: {course / 'feedback'}\nexport:   {course / 'grades_by_exercise.csv'}")
+    print(f"report:   {course / 'report.html'}")
     print(f"done in {time.perf_counter() - start:.1f} s")
     return 0
 

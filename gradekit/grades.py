@@ -60,8 +60,9 @@ def collect(gradebook: Gradebook, assignment: str = ASSIGNMENT) -> list[StudentG
     return result
 
 
-def table(grades: list[StudentGrades]) -> str:
-    """A plain-text table of per-exercise scores, one line per student."""
+def table(grades: list[StudentGrades], extra=None) -> str:
+    """A plain-text table of per-exercise scores, one line per student; `extra` = (title,
+    function of the student id) adds a column."""
     if not grades:
         return "(no students in the gradebook)"
     maxima = grades[0]
@@ -73,10 +74,18 @@ def table(grades: list[StudentGrades]) -> str:
         + [f"{g.total:g}" if g.graded else "not graded" if g.submitted else "-"]
         for g in grades
     ]
+    if extra:
+        title, column = extra
+        header.append(title)
+        for row, g in zip(rows, grades):
+            row.append(column(g.student))
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    text_columns = {0, len(header) - 1} if extra else {0}
 
     def line(cells):
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(
+            c.ljust(w) if i in text_columns else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 

@@ -173,17 +173,19 @@ def test_demo_runs_end_to_end(tmp_path):
         src = COURSE_ROOT / item
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
     result = subprocess.run(
-        [sys.executable, "-m", "gradekit.demo", "--course", str(tmp_path)],
+        [sys.executable, "-m", "gradekit.demo", "--small", "--course", str(tmp_path)],
         capture_output=True,
         text=True,
         check=True,
     )
     table = result.stdout
-    assert re.search(r"^reference\s+10\s+10\s+10\s+30$", table, re.M), table
-    assert re.search(r"^blank\s+0\s+0\s+0\s+0$", table, re.M), table
+    assert re.search(r"^ok_reference\s+10\s+10\s+10\s+30\s+10 10 10$", table, re.M), table
+    assert re.search(r"^part_only_ex1\s+10\s+0\s+0\s+10\s+10 0 0$", table, re.M), table
+    assert re.search(r"^part_blank\s+0\s+0\s+0\s+0\s+0 0 0$", table, re.M), table
+    assert (tmp_path / "report.html").read_text().count("<svg") >= 4
     rows = (tmp_path / "grades_by_exercise.csv").read_text().splitlines()
     assert rows[0] == "assignment,student_id,ex1,ex2,ex3,total,max,submitted,graded"
-    assert "mini_auto_grad,reference,10.0,10.0,10.0,30.0,30.0,True,True" in rows
+    assert "mini_auto_grad,ok_reference,10.0,10.0,10.0,30.0,30.0,True,True" in rows
 
 
 def test_zip_collect_files_lms_downloads(fresh_course, release_nb):
