@@ -1,5 +1,19 @@
-"""The course kit's own code: what nbgrader lacks for the mini_auto_grad course.
+"""The course kit's own code: only what nbgrader lacks for the mini_auto_grad course.
 
+Course content and nbgrader metadata:
+- `notebooks`: where the course's notebooks live; what their nbgrader cells hold (points, secrets).
 - `reference`: the reference solution, executed from the source notebook itself.
-- `feedback`: a feedback preprocessor that keeps hidden tests out of what students read.
+- `submissions`: submissions made from the release by filling its solution stubs.
+
+Grading, through nbgrader's plugin and preprocessor points (configured in nbgrader_config.py):
+- `sandbox`: every student kernel of `nbgrader autograde` runs in a bubblewrap sandbox.
+- `scoring`: a test cell passes or fails, nothing in between.
+- `feedback`: feedback that never shows hidden tests.
+- `grades`: per-exercise scores, and an nbgrader export plugin for them.
+- `report`: the HTML grade report.
+- `shards`: autograding split into shards that run in parallel (and on several machines).
+
+Demonstration:
+- `cohort`: a simulated cohort, each submission with the score it must get.
+- `demo`: the main job end to end (`./kit demo`).
 """
