@@ -32,6 +32,11 @@ their partial folders. Without it, every student of the shard is graded afresh (
 A student nbgrader cannot grade (invalid notebook, dead kernel) stays missing, is reported as
 failed, and keeps one submission in the gradebook that scores 0 until it is fixed.
 
+Exit codes: 0 every student graded; 1 some students cannot be graded (a rerun fails the same way:
+see the summary and the shard logs); 2 the database or the course cannot be used (nothing ran);
+3 grading incomplete (an nbgrader process was killed, or kept failing on a database or kernel
+start error): run again with --only-missing; 130 interrupted.
+
 Databases. SQLite (the default) serves shards on one machine; its URL gets a 60 s busy timeout,
 and a shard that still stops on a database error is rerun for its missing students (`--retries`).
 So is a shard in which a kernel failed to start: concurrent processes can pick the same free TCP
@@ -489,6 +494,25 @@ class Summary:
     def ok(self) -> bool:
         return not self.failed and not self.interrupted
 
+    @property
+    def incomplete(self) -> bool:
+        """Did a shard end without attempting all its students (killed, or still failing on a
+        database or kernel start error after the retries)? Then a rerun may do better."""
+        return any(
+            shard.returncodes and (shard.returncodes[-1] < 0 or shard.transient_error)
+            for shard in self.shards
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """0: all graded; 1: some students cannot be graded (a rerun fails the same way);
+        3: grading incomplete, a rerun with --only-missing may finish it; 130: interrupted."""
+        if self.interrupted:
+            return 130
+        if self.incomplete and self.failed:
+            return 3
+        return 1 if self.failed else 0
+
     def report(self) -> str:
         lines = []
         for shard in self.shards:
@@ -711,9 +735,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:  # before any shard started, or while summing up
         return 130
-    if summary.interrupted:
-        return 130
-    return 0 if summary.ok else 1
+    return summary.exit_code
 
 
 def _quote(part: str) -> str:
