@@ -191,11 +191,33 @@ def all_graded(course: Path) -> None:
         raise SystemExit(f"not graded: {dict(list(missing.items())[:5])}")
 
 
-async def _execute(nb: nbformat.NotebookNode, cwd: Path) -> tuple[float, float, float]:
-    """Kernel start, cell execution, kernel shutdown of one notebook, as nbgrader runs it (nbclient,
-    a fresh python3 kernel without history, errors allowed)."""
-    from nbclient import NotebookClient
+def kernel_manager(course: Path):
+    """The kernel manager class nbgrader uses in `course`, its config, and a label: the sandbox's
+    (gradekit.sandbox) when the course's autograde steps run kernels in the sandbox and it works
+    here, else jupyter_client's plain one."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets.config.loader import PyFileConfigLoader
 
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    try:
+        from gradekit import sandbox
+    except ImportError:
+        return AsyncKernelManager, config, "plain kernel"
+    steps = sandbox.course_autograde_preprocessors(course / "nbgrader_config.py")
+    sandboxed = any(step.rsplit(".", 1)[-1] == "SandboxedExecute" for step in steps)
+    if sandboxed and sandbox.Sandbox(config=config).unavailable_reason() is None:
+        return sandbox.SandboxedKernelManager, config, "sandboxed kernel"
+    return AsyncKernelManager, config, "plain kernel"
+
+
+async def _execute(nb: nbformat.NotebookNode, cwd: Path, course: Path) -> tuple[float, float, float]:
+    """Kernel start, cell execution, kernel shutdown of one notebook, as nbgrader runs it in
+    `course` (nbclient, a fresh python3 kernel without history, errors allowed, the course's
+    kernel manager, NBGRADER_EXECUTION=autograde)."""
+    from nbclient import NotebookClient
+    from nbgrader.utils import setenv
+
+    manager, config, _ = kernel_manager(course)
     client = NotebookClient(
         nb,
         timeout=30,
@@ -203,20 +225,24 @@ async def _execute(nb: nbformat.NotebookNode, cwd: Path) -> tuple[float, float, 
         kernel_name="python3",
         resources={"metadata": {"path": str(cwd)}},
         extra_arguments=["--HistoryManager.hist_file=:memory:"],
+        kernel_manager_class=manager,
+        config=config,
     )
     client.reset_execution_trackers()
-    t0 = time.perf_counter()
-    client.km = client.create_kernel_manager()
     # nbgrader's kernel runs with NBGRADER_EXECUTION=autograde (the notebook skips its plots then).
-    env = dict(os.environ, NBGRADER_EXECUTION="autograde")
-    await client.async_start_new_kernel(cwd=str(cwd), env=env, stderr=subprocess.DEVNULL)
-    await client.async_start_new_kernel_client()
-    t1 = time.perf_counter()
-    for index, cell in enumerate(nb.cells):
-        await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
-    t2 = time.perf_counter()
-    await client._async_cleanup_kernel()
-    t3 = time.perf_counter()
+    with setenv(NBGRADER_EXECUTION="autograde"):
+        t0 = time.perf_counter()
+        client.km = client.create_kernel_manager()
+        if hasattr(client.km, "sandbox_protected"):  # what SandboxedExecute does
+            client.km.sandbox_protected = (str(course), str(course / "gradebook.db"))
+        await client.async_start_new_kernel(cwd=str(cwd), stderr=subprocess.DEVNULL)
+        await client.async_start_new_kernel_client()
+        t1 = time.perf_counter()
+        for index, cell in enumerate(nb.cells):
+            await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+        t2 = time.perf_counter()
+        await client._async_cleanup_kernel()
+        t3 = time.perf_counter()
     return t1 - t0, t2 - t1, t3 - t2
 
 
@@ -233,7 +259,7 @@ def breakdown(course: Path, students: list[str], repeats: int) -> dict:
             for cell in nb.cells:
                 if cell.cell_type == "code":
                     cell.outputs, cell.execution_count = [], None
-            samples.append(asyncio.run(_execute(nb, path.parent)))
+            samples.append(asyncio.run(_execute(nb, path.parent, course)))
         runs[student] = (variant, [statistics.median(sample[j] for sample in samples) for j in range(3)])
     mean = [statistics.mean(times[j] for _, times in runs.values()) for j in range(3)]
     per_variant = {}
@@ -302,8 +328,12 @@ def main() -> int:
         hand_in(floor_course, FLOOR, [release] * k)
         floor_wall = nbgrader(floor_course, logs / "floor.log", "autograde", FLOOR)
         floor_phases = phases((logs / "floor.log").read_text())
-        floor_nb = read(floor_course / "autograded" / "s0000" / FLOOR / f"{FLOOR}.ipynb")
-        floor_parts = [asyncio.run(_execute(floor_nb, floor_course)) for _ in range(args.repeats)]
+        floor_path = floor_course / "autograded" / "s0000" / FLOOR / f"{FLOOR}.ipynb"
+        floor_nb = read(floor_path)
+        floor_parts = [
+            asyncio.run(_execute(floor_nb, floor_path.parent, floor_course)) for _ in range(args.repeats)
+        ]
+        kernel_label = kernel_manager(course)[2]
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -337,7 +367,7 @@ def main() -> int:
         (f"nbgrader start-up and exit ({course_once * k:.1f} s) / K", course_once, floor_once),
         *((f"{name}", course_phases[name], floor_phases[name]) for name in course_phases),
         ("total", s_per, floor),
-        ("'executing, saving the scores', measured alone:", None, None),
+        (f"'executing, saving the scores', measured alone ({kernel_label}):", None, None),
         ("  kernel start (nbclient, until ready)", parts["kernel_start"], floor_start),
         ("  the notebook's cells (nbclient)", parts["execution"], floor_cells),
         ("  kernel shutdown (nbclient)", parts["kernel_shutdown"], floor_stop),
