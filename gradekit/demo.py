@@ -44,6 +44,7 @@ SMALL = ("ok_reference", "part_ex1_ex2", "part_only_ex1", "part_blank")
 
 
 def hand_in(course: Path, submissions: dict[str, nbformat.NotebookNode | bytes]) -> None:
+    """Write each student's notebook (or raw bytes, for broken files) into submitted/."""
     for student, nb in submissions.items():
         folder = course / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True, exist_ok=True)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import nbformat
 import pytest
 from hypothesis import settings
 
-from gradekit.demo import nbgrader
+from gradekit.demo import hand_in, nbgrader  # noqa: F401  (hand_in: used by the test modules)
 from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
 from gradekit.reference import load
 
@@ -44,17 +43,6 @@ def course(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def release_nb(course):
     return read(course / "release" / ASSIGNMENT / NOTEBOOK)
-
-
-def hand_in(course: Path, submissions: dict[str, nbformat.NotebookNode | bytes]) -> None:
-    """Write each student's notebook (or raw bytes, for broken files) into submitted/."""
-    for student, content in submissions.items():
-        folder = course / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            (folder / NOTEBOOK).write_bytes(content)
-        else:
-            nbformat.write(content, str(folder / NOTEBOOK))
 
 
 @pytest.fixture
