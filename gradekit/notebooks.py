@@ -12,6 +12,7 @@ ASSIGNMENT = "mini_auto_grad"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
 SOURCE_NOTEBOOK = COURSE_ROOT / "source" / ASSIGNMENT / NOTEBOOK
 EXERCISES = ("ex1", "ex2", "ex3")
+CHECKS_CELL = "check_helpers"  # the locked cell that holds a copy of gradekit/checks.py
 
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 _SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
@@ -75,3 +76,20 @@ def secret_lines(sources: list[str], solutions: bool = True, hidden: bool = True
     # quotes (`"b = a + a; c = b + b: dc/da should be 4.0"`) is no secret.
     quoted = "\n".join(m.group(2) for s in sources for m in _QUOTED.finditer(s))
     return {line for line in secret if line not in public and line not in quoted}
+
+
+def sync_checks_cell(path: str | Path = SOURCE_NOTEBOOK) -> bool:
+    """Copy gradekit/checks.py into the notebook's CHECKS_CELL; True if the cell changed.
+    Raises KeyError if the notebook has no such cell."""
+    from gradekit import checks
+
+    nb = read(path)
+    cell = next((c for c in nb.cells if nbgrader_meta(c).get("grade_id") == CHECKS_CELL), None)
+    if cell is None:
+        raise KeyError(f"{path} has no cell with grade_id {CHECKS_CELL!r}")
+    framework = Path(checks.__file__).read_text(encoding="utf-8").rstrip("\n")
+    if cell.source == framework:
+        return False
+    cell.source = framework
+    nbformat.write(nb, str(path))
+    return True

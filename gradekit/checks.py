@@ -1,0 +1,336 @@
+"""Checks: the tests of this notebook, one named check at a time.
+
+A test cell is a list of checks followed by `report(grade_id)`. A check is a small function, its
+*probe*, that runs some of your code and returns what it saw as plain data (numbers, strings,
+lists, dicts); `expect` says what it should have returned:
+
+    @check(0.5, expect=-1.0, tests="Value.__add__", hint="out.data is self.data + other.data")
+    def sum_data():
+        return (Value(2.0) + Value(-3.0)).data
+
+    report("ex1_add_mul")
+
+Every check runs, whatever the others do, and earns its points when its probe returns `expect`
+(numbers are compared with a relative tolerance `tol`), or, when `expect` is a function, when
+that function, given what the probe returned, finds nothing wrong (it returns None, or a sentence
+saying what is wrong). `report` prints which checks passed and raises an AssertionError that lists
+every failed check, what was expected, what came instead and a hint, so the cell turns red and
+nbgrader's Validate button lists it.
+
+How the course grades with the same checks (gradekit.judge): the test cells that reach the graded
+notebook's kernel have every `expect=` taken out, so they only run the probes ("probe" mode) and
+send back what each returned; the grader decides, in a process of its own ("spec" mode reads the
+checks without running them), with the same `verdict` function as this notebook. `tests` names
+the pieces of the solution a check is about: the grader runs a failed check again with the
+reference solution in place of every other piece, so that one mistake costs only the checks
+of the piece it is in ("error carried forward").
+
+This cell is a copy of gradekit/checks.py of the course kit. Please do not reuse the names
+`check`, `report` and `identify` for your own things.
+"""
+
+import json
+import math
+import signal
+import time
+
+__all__ = ["check", "identify", "report"]
+
+LIMITS = {"string": 300, "items": 2000, "depth": 8, "bytes": 256 * 1024}
+
+
+class Check:
+    """One check of a test cell.
+
+    `name`: unique within its cell; `points`: what it is worth (the points of a cell's checks add
+    up to the cell's points); `probe`: a function of no arguments that returns plain data;
+    `expect`: the data it must return, or a function of that data returning None (right) or a
+    sentence (wrong); `hint`: what to look at when it fails; `tests`: the pieces it is about
+    (e.g. "Value.__add__._backwards", "train"); `tol`: relative tolerance for numbers;
+    `limit`: seconds the probe may run when graded (None: the grader's default).
+    """
+
+    __slots__ = ("expect", "hint", "limit", "name", "points", "probe", "result", "tests", "tol")
+
+    def __init__(self, name, points, probe, expect, hint, tests, tol, limit):
+        self.name, self.points, self.probe, self.expect = name, float(points), probe, expect
+        self.hint, self.tests, self.tol, self.limit = hint, tests, tol, limit
+        self.result = None  # notebook mode: the Result, kept until `report`
+
+
+class Result:
+    """What became of one check: plain data (see `as_dict`) for the notebook, the grader, the
+    gradebook's partial credit, the feedback and the grade report. `score` is in points."""
+
+    __slots__ = ("cell", "hidden", "hint", "name", "note", "points", "problem", "score")
+
+    def __init__(self, cell, name, points, problem, hint, hidden=False, note=""):
+        self.cell, self.name, self.points = cell, name, points
+        self.problem = problem  # "" when the check passed, else what went wrong
+        self.score = points if not problem else 0.0
+        self.hint, self.hidden, self.note = hint, hidden, note  # note: error carried forward
+
+    @property
+    def passed(self):
+        return not self.problem
+
+    def line(self):
+        """One line for people: name, points, and for a failed check what went wrong and the hint."""
+        mark = "✓" if self.passed else "✗"
+        text = f"{mark} {self.name} ({_num(self.score)}/{_num(self.points)})"
+        if self.problem:
+            text += f": {self.problem}"
+            if self.hint:
+                text += f". Hint: {self.hint}"
+        if self.note:
+            text += f" [{self.note}]"
+        return text
+
+    def as_dict(self):
+        return {slot: getattr(self, slot) for slot in self.__slots__}
+
+
+class _Mode:
+    """Where the checks run: "notebook" (run and judge here), "probe" (run, send what the probes
+    returned), "spec" (only collect the checks)."""
+
+    def __init__(self):
+        self.kind = "notebook"
+        self.cell = None  # probe mode: grade_id of the cell being run
+        self.only = None  # probe mode: names of the checks to run (None: all)
+        self.limit = 10.0  # probe mode: default seconds per probe
+        self.deadline = None  # probe mode: time.monotonic() after which no probe starts
+        self.publish = None  # probe mode: function(dict) that sends the grader one observation
+        self.checks = []  # the checks of the current cell, in order
+
+
+_mode = _Mode()
+
+
+def check(points, probe=None, *, expect=None, hint="", tests=(), name=None, tol=1e-9, limit=None):
+    """Define a check worth `points` (see `Check`). Used as a decorator on the probe, or called
+    with the probe (`check(0.25, lambda: v.op, expect="+", name="op")`). In the notebook the check
+    runs at once; `report` says how it went."""
+    if probe is None:
+        return lambda function: check(
+            points, function, expect=expect, hint=hint, tests=tests, name=name, tol=tol, limit=limit
+        )
+    tests = (tests,) if isinstance(tests, str) else tuple(tests)
+    item = Check(name or probe.__name__, points, probe, expect, hint, tests, tol, limit)
+    _mode.checks.append(item)
+    if _mode.kind == "probe":
+        if _mode.only is None or item.name in _mode.only:
+            _publish(item)
+    elif _mode.kind == "notebook":
+        item.result = verdict(item, observe(item))
+    return probe
+
+
+def report(grade_id):
+    """End a test cell: in the notebook, print the checks that passed and raise an AssertionError
+    that lists every failed check. (Probe mode: nothing to say; spec mode: return the checks.)"""
+    if _mode.kind == "spec":
+        return _mode.checks
+    checks, _mode.checks = _mode.checks, []
+    if _mode.kind != "notebook":
+        return None
+    results = [item.result for item in checks]
+    failed = [r for r in results if not r.passed]
+    score = sum(r.score for r in results)
+    total = sum(r.points for r in results)
+    print(
+        f"{grade_id}: {len(results) - len(failed)} of {len(results)} checks passed, "
+        f"{_num(score)} of {_num(total)} points"
+    )
+    for result in results:
+        if result.passed:
+            print("  " + result.line())
+    if failed:
+        lines = "\n".join(r.line() for r in failed)
+        raise AssertionError(f"{len(failed)} of {len(results)} checks failed:\n{lines}")
+
+
+def identify(items, **known):
+    """Name each of `items` by the object of `known` it is (`is`, not ==); anything else is
+    described: identify(c.children, a=a, b=b) == ["a", "b"], or e.g. ["a", "another Value(2.0)"]."""
+    names = []
+    for item in items:
+        for label, thing in known.items():
+            if item is thing:
+                names.append(label)
+                break
+        else:
+            data = getattr(item, "data", None)
+            shown = f"({data!r})" if type(data) in (int, float) else ""
+            names.append(f"another {type(item).__name__}{shown}")
+    return names
+
+
+def begin(cell, only=None, seconds=None):
+    """Probe mode: the checks that follow belong to test cell `cell`; run those named in `only`
+    (all if None), and start none after `seconds` (the grader's cell timeout, less a margin)."""
+    _mode.cell, _mode.only, _mode.checks = cell, (None if only is None else set(only)), []
+    _mode.deadline = None if seconds is None else time.monotonic() + seconds
+
+
+# -- Running a probe ----------------------------------------------------------------------------
+
+
+class ProbeTimeout(BaseException):
+    """A probe ran out of time (a BaseException, so that `except Exception` does not stop it)."""
+
+
+def _alarm(signum, frame):
+    raise ProbeTimeout()
+
+
+def observe(item, limit=None):
+    """Run the probe of `item`: {"value": plain data} or {"error": {"type": ..., "message": ...}},
+    with `seconds`. The value goes through JSON, as it does on its way to the grader."""
+    start = time.monotonic()
+    timed = limit is not None and hasattr(signal, "setitimer")
+    if timed:
+        previous = signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, max(limit, 0.001))
+    try:
+        outcome = {"value": json.loads(json.dumps(plain(item.probe())))}
+    except ProbeTimeout:
+        outcome = {"error": {"type": "Timeout", "message": f"still running after {limit:g} s"}}
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit too: a check never ends the kernel
+        outcome = {"error": {"type": type(exc).__name__, "message": _message(exc)}}
+    finally:
+        if timed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+    outcome["seconds"] = round(time.monotonic() - start, 4)
+    return outcome
+
+
+def _message(exc):
+    try:
+        text = str(exc)
+    except BaseException:
+        text = ""
+    return _short(text, 200)
+
+
+def _publish(item):
+    _mode.publish({"cell": _mode.cell, "check": item.name, "started": True})
+    if _mode.deadline is not None and time.monotonic() > _mode.deadline:
+        outcome = {"error": {"type": "Timeout", "message": "not run: the test cell ran out of time"}}
+    else:
+        limit = item.limit if item.limit is not None else _mode.limit
+        if _mode.deadline is not None:
+            limit = min(limit, max(_mode.deadline - time.monotonic(), 0.001))
+        outcome = observe(item, limit)
+    _mode.publish({"cell": _mode.cell, "check": item.name, **outcome})
+
+
+def plain(value, depth=0):
+    """`value` as JSON-ready data: numbers, strings, booleans, None, lists and dicts with string
+    keys; anything else becomes {"object": type name, "repr": ...}. Sizes are capped (LIMITS)."""
+    kind = type(value)
+    if value is None or kind is bool:
+        return value
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, int) and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, str):
+        return _short(str(value), LIMITS["string"])
+    if depth < LIMITS["depth"] and kind in (list, tuple):
+        return [plain(v, depth + 1) for v in list(value)[: LIMITS["items"]]]
+    if depth < LIMITS["depth"] and kind is dict and all(type(k) is str for k in value):
+        return {k: plain(v, depth + 1) for k, v in list(value.items())[: LIMITS["items"]]}
+    try:
+        text = repr(value)
+    except BaseException:
+        text = "?"
+    return {"object": kind.__name__, "repr": _short(text, 80)}
+
+
+def _short(text, size):
+    return text if len(text) <= size else text[: size - 1] + "…"
+
+
+# -- Judging -------------------------------------------------------------------------------------
+
+
+def verdict(item, outcome, cell=None, hidden=False):
+    """The Result of `item` given the `outcome` of its probe (see `observe`)."""
+    if "error" in outcome:
+        error = outcome["error"]
+        kind, message = _said(error.get("type"), 40), _said(error.get("message"), 100)
+        kind = kind if kind.isidentifier() else "an exception"
+        if kind == "NotImplementedError":
+            problem = "not written yet (NotImplementedError)"
+        elif kind == "Timeout":
+            problem = f"took too long ({message})"
+        else:
+            problem = f"raised {kind}" + (f": {message}" if message else "")
+    elif callable(item.expect):
+        try:
+            found = item.expect(outcome["value"])
+        except Exception:
+            found = f"got {show(outcome['value'])}, which is not what this check can read"
+        if found is None or found is True:
+            problem = ""
+        elif isinstance(found, str) and found.strip():
+            problem = _said(found, 300)
+        else:
+            problem = f"got {show(outcome['value'])}"
+    else:
+        problem = "; ".join(differences(item.expect, outcome["value"], item.tol))
+    return Result(cell, item.name, item.points, problem, item.hint, hidden)
+
+
+def _said(text, size):
+    """What the student's code said (an exception's name or message), as one short line: the
+    feedback is no channel for anything longer."""
+    lines = str(text if text is not None else "").strip().splitlines()
+    return _short(lines[0], size) if lines else ""
+
+
+def differences(expected, got, tol=1e-9, where=""):
+    """Where `got` differs from `expected`, as sentences: lists and tuples are the same thing
+    here, numbers match within the relative tolerance `tol` (and 1e-12 absolute)."""
+    at = f"{where}: " if where else ""
+    if isinstance(expected, bool) or expected is None or isinstance(expected, str):
+        same = type(got) is type(expected) and got == expected
+    elif isinstance(expected, (int, float)):
+        same = type(got) in (int, float) and (
+            (math.isnan(expected) and math.isnan(got))
+            or math.isclose(got, expected, rel_tol=tol, abs_tol=1e-12)
+        )
+    elif isinstance(expected, (list, tuple)):
+        if type(got) is not list or len(got) != len(expected):
+            return [f"{at}expected {show(expected)}, got {show(got)}"]
+        found = []
+        for i, (e, g) in enumerate(zip(expected, got)):
+            found += differences(e, g, tol, f"{where}[{i}]")
+        return found[:3]
+    elif isinstance(expected, dict):
+        if type(got) is not dict or set(got) != set(expected):
+            return [f"{at}expected {show(expected)}, got {show(got)}"]
+        found = []
+        for key in expected:
+            found += differences(expected[key], got[key], tol, f"{where}.{key}" if where else key)
+        return found[:3]
+    else:
+        raise TypeError(f"expect= can hold plain data only, not {type(expected).__name__}")
+    return [] if same else [f"{at}expected {show(expected)}, got {show(got)}"]
+
+
+def show(value, size=60):
+    """A short, readable form of plain data for messages."""
+    if isinstance(value, dict) and set(value) == {"object", "repr"}:
+        return f"a {value['object']} ({value['repr']})"
+    if isinstance(value, (list, tuple)) and len(value) > 8:
+        return _short("[" + ", ".join(show(v, 20) for v in value[:6]) + f", … {len(value)} items]", size)
+    return _short(repr(value), size)
+
+
+def _num(x):
+    return f"{x:g}"

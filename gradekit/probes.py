@@ -1,0 +1,234 @@
+"""Test cells as the grader reads them: their checks, and the probe code a kernel may run.
+
+A test cell of this course is a list of checks (gradekit.checks) ending with `report(grade_id)`,
+and its hidden checks sit between `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS`, as nbgrader
+wants them. For grading, the grader takes the cell's full source from the gradebook and
+
+- `TestCell.parse` finds its checks (name, hidden or not) and checks the cell's shape: in the hidden
+  region only checks (their code is sent to the student's kernel, so a helper there would carry
+  whatever it holds);
+- `TestCell.probe_code` writes what the student's kernel runs instead of the cell: the same code,
+  every `expect=` value replaced by None (no expected value reaches the student's process), run by
+  the kit's own copy of gradekit.checks in probe mode;
+- `TestCell.specs` reads the checks themselves, expectations included, in the grader's process
+  (spec mode: nothing is run but the cell's own top-level code).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from gradekit import checks
+
+MODULE = "gradekit_checks"  # the name of the kit's copy of gradekit.checks inside a kernel
+BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
+END_HIDDEN = "### END HIDDEN TESTS"
+_HIDDEN = re.compile(rf"^[ \t]*{BEGIN_HIDDEN}[ \t]*\n.*?^[ \t]*{END_HIDDEN}[ \t]*\n?", re.S | re.M)
+
+
+class TestCellError(ValueError):
+    """A test cell the grader cannot use as checks (a mistake of the course's author)."""
+
+
+@dataclass(frozen=True)
+class CheckSite:
+    """Where a check is defined: its name and whether it is hidden."""
+
+    name: str
+    hidden: bool
+
+
+@dataclass(frozen=True)
+class TestCell:
+    """One test cell: `grade_id`, its full `source` (hidden checks included) and its checks."""
+
+    grade_id: str
+    source: str
+    sites: tuple[CheckSite, ...]
+
+    @classmethod
+    def parse(cls, grade_id: str, source: str) -> TestCell:
+        """Raises TestCellError if the cell is not a list of uniquely named checks ending with
+        `report(grade_id)`, or if its hidden region holds anything but checks."""
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as exc:
+            raise TestCellError(f"{grade_id}: {exc}") from exc
+        hidden = _hidden_lines(source)
+        sites = []
+        for node in tree.body:
+            name = _check_name(node, grade_id)
+            inside = any(line in hidden for line in range(_first_line(node), node.end_lineno + 1))
+            if name is None and inside:
+                raise TestCellError(
+                    f"{grade_id}: only checks may be hidden (line {node.lineno}): a helper's code would "
+                    "reach the student's kernel; put it before the hidden region"
+                )
+            if name is not None:
+                sites.append(CheckSite(name, inside))
+        names = [s.name for s in sites]
+        if len(set(names)) != len(names):
+            raise TestCellError(f"{grade_id}: two checks share a name: {sorted(names)}")
+        last = tree.body[-1] if tree.body else None
+        if not (_is_call(last, "report") and _string_arg(last.value) == grade_id):
+            raise TestCellError(f"{grade_id}: the cell must end with report({grade_id!r})")
+        return cls(grade_id, source, tuple(sites))
+
+    @property
+    def hidden_names(self) -> list[str]:
+        return [s.name for s in self.sites if s.hidden]
+
+    @property
+    def visible_source(self) -> str:
+        """The cell as nbgrader releases it (the hidden region removed)."""
+        return _HIDDEN.sub("", self.source)
+
+    def probe_code(
+        self, only: Iterable[str] | None = None, seconds: float | None = None, visible_only: bool = False
+    ) -> str:
+        """What a grading kernel runs for this cell: its checks named in `only` (all if None),
+        from the visible part alone if `visible_only`, with no expected value in the code."""
+        source = self.visible_source if visible_only else self.source
+        body = strip_expectations(source)
+        names = None if only is None else sorted(only)
+        return (
+            f"from {MODULE} import *\n"
+            f"import {MODULE}\n"
+            f"{MODULE}.begin({self.grade_id!r}, {names!r}, {seconds!r})\n"
+            f"{body}"
+        )
+
+    def specs(self) -> list[checks.Check]:
+        """The checks of this cell with their expectations, read in this process (spec mode)."""
+        namespace = {name: getattr(checks, name) for name in checks.__all__}
+        namespace["__builtins__"] = builtins
+        with spec_mode():
+            try:
+                exec(compile(self.source, f"<test cell {self.grade_id}>", "exec"), namespace)
+            except Exception as exc:
+                raise TestCellError(f"{self.grade_id}: reading its checks failed: {exc!r}") from exc
+            found = checks._mode.checks
+        return found
+
+
+@contextlib.contextmanager
+def spec_mode():
+    """gradekit.checks in spec mode for the duration (checks are collected, never run)."""
+    mode = checks._mode
+    saved = (mode.kind, mode.checks)
+    mode.kind, mode.checks = "spec", []
+    try:
+        yield
+    finally:
+        mode.kind, mode.checks = saved
+
+
+def strip_expectations(source: str) -> str:
+    """`source` with the value of every `expect=` keyword of a `check(...)` call replaced by None."""
+    tree = ast.parse(source)
+    spans = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "check":
+            for keyword in node.keywords:
+                if keyword.arg == "expect":
+                    v = keyword.value
+                    spans.append((v.lineno, v.col_offset, v.end_lineno, v.end_col_offset))
+    lines = source.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line.encode()))
+    data = source.encode()  # AST offsets count UTF-8 bytes
+    for start_line, start_col, end_line, end_col in sorted(spans, reverse=True):
+        start = offsets[start_line - 1] + start_col
+        end = offsets[end_line - 1] + end_col
+        data = data[:start] + b"None" + data[end:]
+    return data.decode()
+
+
+def setup_code(limit: float, fd: int) -> str:
+    """The first thing a grading kernel runs: the kit's gradekit.checks as module `gradekit_checks`,
+    in probe mode, writing each observation as a line of JSON to file descriptor `fd` (a file of
+    the grader's, open for appending); `limit`: seconds per probe. A line is written with one
+    system call before the next probe starts, so it survives the kernel dying right after."""
+    source = Path(checks.__file__).read_text(encoding="utf-8")
+    return f"""\
+def _gradekit_setup(source, fd):
+    import json, os, sys, types
+    module = types.ModuleType({MODULE!r})
+    exec(compile(source, {MODULE!r}, "exec"), module.__dict__)
+    sys.modules[{MODULE!r}] = module
+
+    def publish(seen, dumps=json.dumps, write=os.write):
+        data = (dumps(seen) + "\\n").encode()
+        while data:
+            data = data[write(fd, data):]
+
+    module._mode.kind = "probe"
+    module._mode.limit = {float(limit)!r}
+    module._mode.publish = publish
+
+_gradekit_setup({source!r}, {int(fd)!r})
+del _gradekit_setup
+"""
+
+
+def _hidden_lines(source: str) -> set[int]:
+    lines, inside = set(), False
+    for number, line in enumerate(source.splitlines(), start=1):
+        if line.strip() == BEGIN_HIDDEN:
+            inside = True
+        if inside:
+            lines.add(number)
+        if line.strip() == END_HIDDEN:
+            inside = False
+    return lines
+
+
+def _first_line(node: ast.stmt) -> int:
+    decorators = getattr(node, "decorator_list", [])
+    return min([node.lineno, *(d.lineno for d in decorators)])
+
+
+def _is_call(node, name: str) -> bool:
+    return (
+        isinstance(node, ast.Expr)
+        and isinstance(node.value, ast.Call)
+        and isinstance(node.value.func, ast.Name)
+        and node.value.func.id == name
+    )
+
+
+def _string_arg(call: ast.Call) -> str | None:
+    if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
+        return call.args[0].value
+    return None
+
+
+def _keyword(call: ast.Call, name: str):
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def _check_name(node: ast.stmt, grade_id: str) -> str | None:
+    """The name of the check `node` defines, or None if it defines none."""
+    if isinstance(node, ast.FunctionDef):
+        for decorator in node.decorator_list:
+            if (
+                isinstance(decorator, ast.Call)
+                and isinstance(decorator.func, ast.Name)
+                and decorator.func.id == "check"
+            ):
+                given = _keyword(decorator, "name")
+                return given.value if isinstance(given, ast.Constant) else node.name
+        return None
+    if _is_call(node, "check"):
+        given = _keyword(node.value, "name")
+        if not isinstance(given, ast.Constant) or not isinstance(given.value, str):
+            raise TestCellError(f"{grade_id}: check(...) at line {node.lineno} needs name='...'")
+        return given.value
+    return None

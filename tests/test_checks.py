@@ -1,0 +1,294 @@
+"""The checks framework (gradekit.checks) and how the grader reads test cells (gradekit.probes):
+verdicts, every check running, the notebook's messages, probe code without expectations, and
+the source notebook's test cells as the grader will read them."""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import json
+import math
+import re
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gradekit import carry_forward, checks, probes
+from gradekit.notebooks import SOURCE_NOTEBOOK, grade_cells, nbgrader_meta, read
+from gradekit.reference import solution_code
+
+pytestmark = pytest.mark.course
+
+# -- comparing plain data ----------------------------------------------------------------------------
+
+plain_data = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(plain_data)
+def test_plain_data_equals_itself_after_its_trip_to_the_grader(value):
+    travelled = json.loads(json.dumps(checks.plain(value)))
+    assert checks.differences(value, travelled) == []
+
+
+@pytest.mark.parametrize(
+    ("expected", "got", "where"),
+    [
+        (1.0, 1.0 + 1e-6, "expected 1.0, got 1.000001"),
+        (0.0, 1e-11, "expected 0.0"),
+        (True, 1, "expected True, got 1"),  # a bool is not a number here
+        (1.0, True, "expected 1.0, got True"),
+        (["a", "b"], ["b", "a"], "[0]: expected 'a', got 'b'"),
+        ({"x": 1.0, "y": -1.0}, {"x": 1.0, "y": 1.0}, "y: expected -1.0, got 1.0"),
+        ({"x": 1.0}, {"x": 1.0, "z": 2.0}, "expected {'x': 1.0}"),
+        ("+", None, "expected '+', got None"),
+        ([1.0, 2.0], [1.0], "expected [1.0, 2.0], got [1.0]"),
+    ],
+)
+def test_differences_say_where_and_what(expected, got, where):
+    found = checks.differences(expected, got)
+    assert found and where in found[0], found
+
+
+def test_numbers_match_within_the_relative_tolerance_and_nan_matches_nan():
+    assert checks.differences(1e300, 1e300 * (1 + 1e-12)) == []
+    assert checks.differences(12.0, 12.000000000000002) == []
+    assert checks.differences(math.nan, math.nan) == []
+    assert checks.differences([1.0, (2.0, 3.0)], [1.0, [2.0, 3.0]]) == []  # tuples travel as lists
+    assert checks.differences(1.0, 1.1, tol=0.2) == []
+
+
+def test_plain_caps_sizes_and_describes_objects():
+    class Thing:
+        def __repr__(self):
+            return "Thing" * 100
+
+    assert checks.plain(Thing()) == {"object": "Thing", "repr": ("Thing" * 100)[:79] + "…"}
+    assert len(checks.plain(list(range(10_000)))) == checks.LIMITS["items"]
+    assert len(checks.plain("x" * 10_000)) == checks.LIMITS["string"]
+    assert checks.plain(2**80)["object"] == "int"
+    assert checks.plain((1, [2, {"a": (3,)}])) == [1, [2, {"a": [3]}]]
+    assert checks.plain({1: 2})["object"] == "dict"  # keys must be strings
+
+
+def item(expect, points=1.0, probe=lambda: None, **kw):
+    return checks.Check(kw.pop("name", "c"), points, probe, expect, kw.pop("hint", "h"), (), 1e-9, None)
+
+
+def test_verdicts_of_errors_and_of_judging_functions():
+    assert checks.verdict(item(1.0), {"error": {"type": "NotImplementedError"}}).problem.startswith(
+        "not written yet"
+    )
+    timeout = checks.verdict(item(1.0), {"error": {"type": "Timeout", "message": "still running after 2 s"}})
+    assert timeout.problem == "took too long (still running after 2 s)"
+    raised = checks.verdict(item(1.0), {"error": {"type": "TypeError", "message": "bad operand"}})
+    assert (raised.problem, raised.score) == ("raised TypeError: bad operand", 0.0)
+    judged = item(lambda got: None if got > 0 else f"expected a positive number, got {got}")
+    assert checks.verdict(judged, {"value": 3}).passed
+    assert checks.verdict(judged, {"value": -3}).problem == "expected a positive number, got -3"
+    unreadable = checks.verdict(judged, {"value": "text"})  # the judge raised: the check fails
+    assert "not what this check can read" in unreadable.problem
+    passed = checks.verdict(item(2.0, points=0.25), {"value": 2.0})
+    assert (passed.passed, passed.score, passed.problem) == (True, 0.25, "")
+
+
+# -- the notebook: every check runs, every failure is listed ---------------------------------------
+
+
+def test_in_the_notebook_every_check_runs_and_the_report_lists_every_failure(capsys):
+    ran = []
+
+    @checks.check(0.5, expect=1.0, hint="first hint")
+    def first():
+        ran.append("first")
+        raise ValueError("boom")
+
+    @checks.check(0.25, expect=2.0, hint="second hint")
+    def second():
+        ran.append("second")
+        return 3.0
+
+    checks.check(0.25, lambda: ran.append("third") or "ok", expect="ok", name="third")
+    with pytest.raises(AssertionError) as failure:
+        checks.report("cell")
+    assert ran == ["first", "second", "third"]
+    message = str(failure.value)
+    assert message.startswith("2 of 3 checks failed")
+    assert "first (0/0.5): raised ValueError: boom. Hint: first hint" in message
+    assert "second (0/0.25): expected 2.0, got 3.0. Hint: second hint" in message
+    printed = capsys.readouterr().out
+    assert "cell: 1 of 3 checks passed, 0.25 of 1 points" in printed
+    assert "✓ third (0.25/0.25)" in printed
+    checks.check(1, lambda: 1, expect=1, name="again")
+    checks.report("next")  # a new cell starts with no checks of the previous one
+    assert "next: 1 of 1 checks passed" in capsys.readouterr().out
+
+
+def test_a_check_never_stops_the_kernel():
+    import sys
+
+    outcome = checks.observe(item(None, probe=lambda: sys.exit(3)))
+    assert outcome["error"]["type"] == "SystemExit"
+    with pytest.raises(KeyboardInterrupt):  # a cell timeout still interrupts
+        checks.observe(item(None, probe=lambda: (_ for _ in ()).throw(KeyboardInterrupt())))
+
+
+def test_a_probe_that_never_ends_is_stopped_by_its_time_limit():
+    def forever():
+        while True:
+            with contextlib.suppress(Exception):  # a student's `except Exception` lets the timeout by
+                time.sleep(0.01)
+
+    start = time.monotonic()
+    outcome = checks.observe(item(None, probe=forever), limit=0.2)
+    assert outcome["error"]["type"] == "Timeout"
+    assert time.monotonic() - start < 5
+
+
+# -- probe code: the same checks, without their expected values ------------------------------------
+
+CELL = """\
+import math
+
+HINT = "a public hint"
+
+
+@check(0.5, expect={"data": math.tanh(0.5), "op": "tanh"}, tests="Value.tanh", hint=HINT)
+def visible():
+    return 1
+
+
+### BEGIN HIDDEN TESTS
+@check(0.25, expect=[1.0, -1.0] * 3, tests="Value.tanh", hint="secret inputs, public hint")
+def hidden_one():
+    return [1.0, -1.0] * 3
+
+
+check(0.25, lambda: "é", expect="ÉÉ-expected-é", name="hidden_two", hint="unicode survives")
+### END HIDDEN TESTS
+
+
+report("ex9_cell")
+"""
+
+
+def test_test_cells_are_read_as_checks_with_their_hidden_part():
+    cell = probes.TestCell.parse("ex9_cell", CELL)
+    assert [(s.name, s.hidden) for s in cell.sites] == [
+        ("visible", False),
+        ("hidden_one", True),
+        ("hidden_two", True),
+    ]
+    specs = cell.specs()
+    assert [s.name for s in specs] == ["visible", "hidden_one", "hidden_two"]
+    assert specs[0].expect == {"data": math.tanh(0.5), "op": "tanh"}
+    assert specs[1].tests == ("Value.tanh",)
+    assert sum(s.points for s in specs) == 1.0
+    assert "hidden_one" not in cell.visible_source and "report(" in cell.visible_source
+
+
+def test_probe_code_holds_no_expected_value_and_still_runs():
+    cell = probes.TestCell.parse("ex9_cell", CELL)
+    code = cell.probe_code(["hidden_one", "hidden_two"], seconds=3.0)
+    compile(code, "probe", "exec")
+    for secret in ("math.tanh(0.5)", "[1.0, -1.0] * 3, tests", "ÉÉ-expected-é", '"op": "tanh"'):
+        assert secret not in code
+    assert code.count("expect=None") == 3
+    assert "unicode survives" in code and "secret inputs" in code  # hints and inputs are not secret
+    assert (
+        "import gradekit_checks\ngradekit_checks.begin('ex9_cell', ['hidden_one', 'hidden_two'], 3.0)" in code
+    )
+    visible = cell.probe_code(None, visible_only=True)
+    assert "hidden_one" not in visible
+
+
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        ("def helper():\n    pass\n\nreport('x')\n", None),
+        (
+            "### BEGIN HIDDEN TESTS\nSECRET = 3\n### END HIDDEN TESTS\nreport('x')\n",
+            "only checks may be hidden",
+        ),
+        (
+            "@check(1, expect=1)\ndef a():\n    return 1\n\n@check(1, expect=1)\ndef a():\n    return 1\n"
+            "report('x')\n",
+            "share a name",
+        ),
+        ("check(1, lambda: 1, expect=1)\nreport('x')\n", "needs name="),
+        ("@check(1, expect=1)\ndef a():\n    return 1\n", "must end with report('x')"),
+        ("def broken(:\n", "invalid syntax"),
+    ],
+)
+def test_cells_the_grader_cannot_use_are_refused_with_a_reason(source, error):
+    if error is None:
+        probes.TestCell.parse("x", source)
+    else:
+        with pytest.raises(probes.TestCellError, match=re.escape(error)):
+            probes.TestCell.parse("x", source)
+
+
+# -- the course's own test cells -----------------------------------------------------------------------
+
+
+def source_test_cells():
+    nb = read(SOURCE_NOTEBOOK)
+    return [
+        probes.TestCell.parse(nbgrader_meta(c)["grade_id"], c.source)
+        for c in nb.cells
+        if nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")
+    ]
+
+
+def test_every_test_cell_is_checks_whose_points_add_up_to_the_cell():
+    points = grade_cells(read(SOURCE_NOTEBOOK))
+    cells = source_test_cells()
+    assert [c.grade_id for c in cells] == list(points)
+    for cell in cells:
+        specs = cell.specs()
+        assert math.isclose(sum(s.points for s in specs), points[cell.grade_id]), cell.grade_id
+        assert all(s.points > 0 and s.hint for s in specs), cell.grade_id
+        assert cell.hidden_names, f"{cell.grade_id} has no hidden checks"
+        assert [s.name for s in specs] == [site.name for site in cell.sites]
+
+
+def test_every_check_tests_pieces_the_reference_defines():
+    pieces = carry_forward.pieces_of(carry_forward.parse_cells([solution_code()]))
+    for cell in source_test_cells():
+        for spec in cell.specs():
+            assert spec.tests, f"{cell.grade_id}/{spec.name} names no piece"
+            unknown = set(spec.tests) - pieces
+            assert not unknown, f"{cell.grade_id}/{spec.name}: no such piece {unknown}"
+
+
+def test_no_expected_value_of_the_course_reaches_a_kernel():
+    for cell in source_test_cells():
+        code = cell.probe_code(None, seconds=10.0)
+        for node in ast.walk(ast.parse(cell.source)):
+            if isinstance(node, ast.keyword) and node.arg == "expect":
+                text = ast.get_source_segment(cell.source, node.value)
+                if len(text) > 6:  # short ones (True, 2.0) occur as inputs too
+                    assert text not in code, f"{cell.grade_id}: {text!r} reaches the kernel"
+
+
+def test_the_notebook_carries_an_exact_copy_of_the_checks_framework():
+    nb = read(SOURCE_NOTEBOOK)
+    copies = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == "check_helpers"]
+    assert len(copies) == 1, "one locked cell 'check_helpers' holds gradekit/checks.py"
+    framework = copies[0]
+    assert nbgrader_meta(framework).get("locked") and not nbgrader_meta(framework).get("grade")
+    with open(checks.__file__, encoding="utf-8") as fh:
+        assert framework.source == fh.read().rstrip("\n"), (
+            "the notebook's copy of gradekit/checks.py drifted: run ./kit demo (it copies it) and commit"
+        )
+    first_test = next(i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade"))
+    assert nb.cells.index(framework) < first_test
