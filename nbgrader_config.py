@@ -53,17 +53,19 @@ c.FileNameCollectorPlugin.named_regexp = (
     r".*/(?P<student_id>[^/_]+)_(?:late_)?\d+_\d+_(?P<file_id>mini_auto_grad)(?:-\d+)?\.ipynb$"
 )
 
-# Autograding: nbgrader's default steps, with two changes.
+# Autograding: nbgrader's default steps, with `Execute` replaced by the kit's `JudgedExecute`.
 # - Untrusted code: every student kernel runs in a bubblewrap sandbox (docs/sandbox.md): it sees
-#   only its own submission, has no network and has limits on memory, CPU, processes and disk.
-#   Without a working bwrap, autograding refuses to start unless c.Sandbox.allow_unsandboxed = True
-#   or GRADEKIT_ALLOW_UNSANDBOXED=1 (trusted code only).
-# - `PassOrFail` right after execution: only an error fails a test cell (no partial credit from a
-#   displayed value, no zero for a warning on stderr).
+#   only its own submission's files (not the notebook nbgrader fills with hidden tests), has no
+#   network and has limits on memory, CPU, processes and disk. Without a working bwrap,
+#   autograding refuses to start unless c.Sandbox.allow_unsandboxed = True or
+#   GRADEKIT_ALLOW_UNSANDBOXED=1 (trusted code only).
+# - Checks judged outside the student's kernel (docs/grading.md): the kernel runs each test
+#   cell's checks without their expected values and sends back what they returned; the grader
+#   decides, gives partial credit per check, and runs a failed check again with the reference
+#   solution for the pieces it is not about (error carried forward).
 c.Autograde.exporter_class = "gradekit.sandbox.SandboxCheckedExporter"
 c.Autograde.autograde_preprocessors = [
-    "gradekit.sandbox.SandboxedExecute",  # instead of nbgrader.preprocessors.Execute
-    "gradekit.scoring.PassOrFail",
+    "gradekit.judge.JudgedExecute",  # instead of nbgrader.preprocessors.Execute
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

@@ -176,6 +176,10 @@ class Sandbox(Configurable):
         # The working directory: a scratch tmpfs with the submission's files mounted read-only on it.
         plan.tmpfs(cwd, self.scratch_size)
         for entry in sorted(os.listdir(cwd)):
+            if entry.endswith(".ipynb") or entry == ".ipynb_checkpoints":
+                # Notebooks stay out: the one being graded holds every test cell nbgrader put
+                # back, hidden ones included, and the kernel gets its code cell by cell anyway.
+                continue
             host = os.path.join(cwd, entry)
             mode = os.lstat(host).st_mode
             if stat.S_ISLNK(mode):  # resolved inside the sandbox, so it cannot point at the host
@@ -339,7 +343,24 @@ def _probe(bwrap: str) -> str | None:
     return None
 
 
-class SandboxedKernelManager(AsyncKernelManager):
+class PassingFds:
+    """A kernel manager that hands the file descriptors in `extra_fds` to its kernel process, under
+    the same numbers (gradekit.judge reads the checks' results from one)."""
+
+    extra_fds: tuple[int, ...] = ()
+
+    def _fds(self, kw) -> tuple[int, ...]:
+        return tuple(kw.pop("pass_fds", ())) + tuple(self.extra_fds)
+
+
+class UnsandboxedKernelManager(PassingFds, AsyncKernelManager):
+    """nbgrader's kernel manager, plus `extra_fds` (for Sandbox.allow_unsandboxed)."""
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        await super()._async_launch_kernel(kernel_cmd, pass_fds=self._fds(kw), **kw)
+
+
+class SandboxedKernelManager(PassingFds, AsyncKernelManager):
     """An AsyncKernelManager whose kernel runs inside `Sandbox` and listens on IPC sockets.
 
     Before the launch: the connection file goes to a private host directory and names IPC endpoints
@@ -394,7 +415,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         read_fd, write_fd = self._info_fds
         self._info_fds = None
         try:
-            await super()._async_launch_kernel(kernel_cmd, pass_fds=(write_fd,), **kw)
+            await super()._async_launch_kernel(kernel_cmd, pass_fds=(write_fd, *self._fds(kw)), **kw)
         finally:
             os.close(write_fd)
         info = await asyncio.get_running_loop().run_in_executor(None, _read_all, read_fd)
@@ -460,20 +481,29 @@ class SandboxedExecute(Execute):
             self.kernel_manager_class = SandboxedKernelManager
         elif sandbox.allow_unsandboxed:
             self.log.warning("Grading WITHOUT a sandbox (Sandbox.allow_unsandboxed): %s", reason)
-            self.kernel_manager_class = AsyncKernelManager
+            self.kernel_manager_class = UnsandboxedKernelManager
         else:
             raise SandboxUnavailable(sandbox.refusal(reason))
         return super().preprocess(nb, resources, km=km)
 
-    async def async_start_new_kernel(self, **kwargs):
-        if issubclass(self.kernel_manager_class, SandboxedKernelManager):
-            self.km.sandbox_protected = tuple(_protected_paths(self.config))
-        return await super().async_start_new_kernel(**kwargs)
+    def create_kernel_manager(self):
+        # (Not async_start_new_kernel: nbclient's synchronous start_new_kernel, which nbconvert
+        # calls, wraps NotebookClient's own coroutine and never reaches an override of it.)
+        km = super().create_kernel_manager()
+        if isinstance(km, SandboxedKernelManager):
+            km.sandbox_protected = tuple(_protected_paths(self.config))
+        return km
 
 
 def _is_sandboxed_execute(preprocessor) -> bool:
+    """Whether an autograde step (a dotted name or a class) runs kernels in the sandbox."""
     if isinstance(preprocessor, str):
-        return preprocessor.rsplit(".", 1)[-1] == SandboxedExecute.__name__
+        from traitlets.utils.importstring import import_item
+
+        try:
+            preprocessor = import_item(preprocessor)
+        except (ImportError, AttributeError, ValueError):
+            return False
     return isinstance(preprocessor, type) and issubclass(preprocessor, SandboxedExecute)
 
 

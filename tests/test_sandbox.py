@@ -89,6 +89,12 @@ ATTACKS = {
                 print(f"ATTACK reader: listed {name}", sorted(os.listdir(T[name])))
             except Exception as exc:
                 print(f"ATTACK reader: failed {name}", repr(exc))
+        try:  # its own notebook, which nbgrader filled with every test cell, hidden ones too
+            with open(os.path.join(os.getcwd(), T["notebook"])) as fh:
+                print("ATTACK reader: READ own notebook", fh.read())
+        except Exception as exc:
+            print("ATTACK reader: failed own notebook", repr(exc))
+        print("ATTACK reader: listed cwd", sorted(os.listdir(".")))
         print("ATTACK reader: environ", dict(os.environ))
         pids = [p for p in os.listdir("/proc") if p.isdigit()]
         print("ATTACK reader: processes", len(pids), "grader visible", str(T["grader_pid"]) in pids)
@@ -359,6 +365,8 @@ def test_attacks_fail_inside_the_sandbox(fresh_course, release_nb, tcp_server, t
     for name in ["solutions_nb", "source_nb", "other_submission_nb", "other_autograded_nb", "gradebook"]:
         assert f"failed {name} FileNotFoundError" in out, out
     assert "listed course ['autograded']" in out, out  # only the way to its own folder
+    assert "failed own notebook FileNotFoundError" in out, out  # notebooks are never mounted
+    assert "listed cwd []" in out, out
     source = read(SOURCE_NOTEBOOK)
     hidden = [line for cell in source.cells for line in hidden_test_lines(cell.source)]
     assert hidden and not [line for line in hidden if line in out], out[:3000]
@@ -395,7 +403,7 @@ def test_attacks_fail_inside_the_sandbox(fresh_course, release_nb, tcp_server, t
     out = lines["deleter"]
     assert "REMOVED" not in out, out
     assert out.count("failed") == 6, out
-    assert "failed own notebook" in out, out  # mounted read-only in the sandbox's scratch folder
+    assert "failed own notebook" in out, out  # not even mounted in the sandbox's scratch folder
     checked = next(line for line in out.splitlines() if "checked" in line)
     assert checked.endswith("writable []"), checked
     assert int(checked.split("checked", 1)[1].split()[0]) > 1000, checked
@@ -481,9 +489,11 @@ def test_course_config_uses_the_sandbox():
     from gradekit.sandbox import SandboxedExecute
 
     steps = _classes(course_autograde_preprocessors(COURSE_ROOT / "nbgrader_config.py"))
-    assert SandboxedExecute in steps and Execute not in steps, (
+    sandboxed = [s for s in steps if issubclass(s, SandboxedExecute)]
+    assert sandboxed and Execute not in steps, (
         "nbgrader_config.py does not enable the sandbox: in c.Autograde.autograde_preprocessors, "
-        "put gradekit.sandbox.SandboxedExecute in place of nbgrader.preprocessors.Execute"
+        "put gradekit.judge.JudgedExecute (or gradekit.sandbox.SandboxedExecute) in place of "
+        "nbgrader.preprocessors.Execute"
     )
     config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_ROOT)).load_config()
     assert str(config.Autograde.exporter_class) == "gradekit.sandbox.SandboxCheckedExporter", (
