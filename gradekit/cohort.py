@@ -3,18 +3,16 @@
 Every case is a student: a notebook made from the release (its stubs filled with code, or the
 notebook or file damaged on purpose) and an expectation written down *before* grading:
 
-- `fails`: the test cells the submission must fail, each with a piece of text its feedback must
-  show (the hint of the failing assertion, or the exception name; None where the first failing
-  check cannot be predicted, e.g. which assertion of a training test trips first). Every other
-  test cell must pass. The per-exercise scores follow from the points of the source notebook:
-  an exercise scores its points minus those of its failed cells.
+- `fails`: the checks the submission must fail, as "grade_id/check", each with a piece of text
+  its feedback must show (the hint, or what went wrong; None where it cannot be predicted). Every
+  other check must pass. The per-exercise scores follow from the points of the checks in the
+  source notebook: an exercise scores its points minus those of its failed checks.
+- `carried`: checks that must pass only by error carried forward (they fail with the student's own
+  code, and pass with the reference solution for the pieces they are not about).
+- `piece`: for a single mistake, the piece it is in (e.g. "Value.tanh._backwards"): every failed
+  check must name that piece in its `tests`, so the mistake costs only the checks about it.
 - or `rejected`: nbgrader cannot grade the submission at all; that student must end with no
   autograded notebook and 0 points, while everybody else is graded.
-
-A case can also carry `hole`: the kit (as configured today) gives a different score than the one
-the case expects, because of a gap in the tests or in nbgrader; `hole` says why and what fixes
-it. The cohort test keeps such cases out of its main assertion and checks them as strict xfails,
-so that the day the fix lands, the test says so.
 
     from gradekit.cohort import Kit, catalog, build
     kit = Kit.load(course_root)
@@ -23,20 +21,23 @@ so that the day the fix lands, the test says so.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from gradekit import probes
 from gradekit.notebooks import (
     ASSIGNMENT,
     COURSE_ROOT,
     EXERCISES,
     NOTEBOOK,
+    SOURCE_NOTEBOOK,
     exercise_of,
     grade_cells,
     nbgrader_meta,
@@ -46,6 +47,32 @@ from gradekit.submissions import fill, only, reference_answers, region_exercises
 
 Answers = dict[str, list[str | None]]
 Submission = nbformat.NotebookNode | bytes
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """A check of the source notebook: its points, whether it is hidden, the pieces it tests."""
+
+    points: float
+    hidden: bool
+    tests: tuple[str, ...]
+
+
+@functools.cache
+def source_checks(path: Path = SOURCE_NOTEBOOK) -> dict[str, CheckInfo]:
+    """ "grade_id/check" -> CheckInfo of every check of the source notebook, in notebook order."""
+    found = {}
+    for cell in read(path).cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+            test = probes.TestCell.parse(meta["grade_id"], cell.source)
+            hidden = set(test.hidden_names)
+            for item in test.specs():
+                found[f"{meta['grade_id']}/{item.name}"] = CheckInfo(
+                    item.points, item.name in hidden, item.tests
+                )
+    return found
+
 
 # -- The kit a case is built from -----------------------------------------------------------------
 
@@ -156,39 +183,60 @@ class Case:
     student: str
     what: str  # what the student did, in a sentence
     build: Callable[[Kit], Submission]
-    fails: Mapping[str, str | None] = field(default_factory=dict)  # grade_id -> feedback text
+    fails: Mapping[str, str | None] = field(default_factory=dict)  # "grade_id/check" -> feedback text
+    carried: frozenset[str] = frozenset()  # checks that pass only by error carried forward
+    piece: str | None = None  # a single mistake: the piece every failed check is about
     rejected: str | None = None  # why nbgrader cannot grade this submission at all
-    hole: str | None = None  # why the kit does not give the expected score today, and the fix
     requires: str | None = None  # a module the case needs (skipped without it)
     review: bool = False  # its code must be flagged for review by the grade report
     timeouts: int = 0  # cells that run into the cell timeout (each costs c.Execute.timeout)
 
-    def expected(self, points: Mapping[str, float]) -> dict[str, float]:
-        """Per-exercise score: the points of every test cell the case does not fail."""
-        unknown = set(self.fails) - set(points)
+    def expected(self, checks: Mapping[str, CheckInfo] | None = None) -> dict[str, float]:
+        """Per-exercise score: the points of every check the case does not fail."""
+        checks = source_checks() if checks is None else checks
+        unknown = (set(self.fails) | set(self.carried)) - set(checks)
         if unknown:
-            raise ValueError(f"{self.student}: no test cell named {sorted(unknown)}")
+            raise ValueError(f"{self.student}: no check named {sorted(unknown)}")
         scores = dict.fromkeys(EXERCISES, 0.0)
         if self.rejected:
             return scores
-        for grade_id, value in points.items():
-            if grade_id not in self.fails:
-                scores[exercise_of(grade_id)] += value
+        for check_id, info in checks.items():
+            if check_id not in self.fails:
+                scores[exercise_of(check_id)] += info.points
         return scores
 
     def available(self) -> bool:
         return self.requires is None or importlib.util.find_spec(self.requires) is not None
 
 
-NOT_DONE = "NotImplementedError"  # what a stub left as released raises
+NOT_DONE = "not written yet"  # what the feedback says of a check whose code is still a stub
 
 EX1 = ("ex1_add_mul", "ex1_sub_div_pow", "ex1_reflected_and_numbers", "ex1_tanh")
 EX2 = ("ex2_add_mul_grads", "ex2_other_grads", "ex2_reused_nodes", "ex2_topological_order", "ex2_backward")
 EX3 = ("ex3_neuron", "ex3_layer", "ex3_mlp", "ex3_train_xor")
 
 
-def every(cells: tuple[str, ...], text: str | None = NOT_DONE) -> dict[str, str | None]:
-    return dict.fromkeys(cells, text)
+def every(cells: Iterable[str], text: str | None = NOT_DONE) -> dict[str, str | None]:
+    """Every check of the test cells `cells`, each with the same expected feedback text."""
+    cells = set(cells)
+    return {c: text for c in source_checks() if c.split("/")[0] in cells}
+
+
+def named(*check_ids: str, text: str | None = None) -> dict[str, str | None]:
+    """The checks `check_ids` ("grade_id/check"), each with the same expected feedback text."""
+    unknown = set(check_ids) - set(source_checks())
+    if unknown:
+        raise ValueError(f"no such check: {sorted(unknown)}")
+    return dict.fromkeys(check_ids, text)
+
+
+def testing(*pieces: str, cells: Iterable[str] | None = None) -> frozenset[str]:
+    """The checks (of `cells`, default all) that name one of `pieces` in their tests."""
+    return frozenset(
+        c
+        for c, info in source_checks().items()
+        if set(info.tests) & set(pieces) and (cells is None or c.split("/")[0] in set(cells))
+    )
 
 
 # Code the cases put into the stubs (dedented; `fill` indents it to the stub).
@@ -207,6 +255,93 @@ def visit(node):
 visit(root)
 return order[::-1]
 """
+
+RECURSIVE_ORDER_WITH_COMPREHENSION = """\
+order, seen = [], set()
+
+def visit(node):
+    if node not in seen:
+        seen.add(node)
+        [visit(child) for child in node.children]  # a comprehension: two frames per level
+        order.append(node)
+
+visit(root)
+return order[::-1]
+"""
+
+# Reads every file the kernel can see outside the system's and Python's installations (the
+# software the course runs on, the same for every student) and hands each back base64-encoded in
+# its own output, which reaches the feedback; in those installations it looks for the course's
+# notebooks and gradebook by name.
+READ_EVERYTHING = """\
+import base64 as _base64
+import os as _os
+import sys as _sys
+
+
+def _read_everything():
+    software = {_os.path.realpath(p) for p in ("/usr", _sys.prefix, _sys.base_prefix)}
+    count = 0
+    for folder, dirs, files in _os.walk("/"):
+        dirs[:] = [d for d in dirs if _os.path.join(folder, d) not in ("/proc", "/sys", "/dev")]
+        inside = any(_os.path.realpath(folder).startswith(s) for s in software)
+        for name in files:
+            path = _os.path.join(folder, name)
+            if inside:
+                course_notebook = name.startswith("mini_auto_grad") and name.endswith(".ipynb")
+                if course_notebook or name == "gradebook.db" and "/nbgrader/tests/" not in path:
+                    print("FOUND", path)
+                continue
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read(1_000_000)
+            except OSError:
+                continue
+            count += 1
+            print("STOLEN", path, _base64.b64encode(data).decode())
+    print("READ", count, "files")
+
+
+_read_everything()
+"""
+
+# Replaces the kit's checks in the kernel by fakes that report nothing, and the names the test
+# cells use by fakes that accept everything.
+PATCHED_CHECKS = """\
+import sys as _sys
+import types as _types
+
+_fake = _types.ModuleType("gradekit_checks")
+_fake.check = lambda *args, **kwargs: args[1] if len(args) > 1 else (lambda probe: probe)
+_fake.report = lambda *args, **kwargs: None
+_fake.identify = lambda items, **known: []
+_fake.begin = lambda *args, **kwargs: None
+_fake.__all__ = ["check", "report", "identify"]
+_sys.modules["gradekit_checks"] = _fake
+check, report = _fake.check, _fake.report
+"""
+
+# Every later cell, the test cells too, loses its `raise` and `assert` statements.
+AST_TRANSFORMER = """\
+import ast as _ast
+
+
+class _NoFailures(_ast.NodeTransformer):
+    def visit_Raise(self, node):
+        return _ast.Pass()
+
+    def visit_Assert(self, node):
+        return _ast.Pass()
+
+
+get_ipython().ast_transformers.append(_NoFailures())
+"""
+
+EQ_WITHOUT_HASH = """\
+    def __eq__(self, other):
+        return isinstance(other, Value) and self.data == other.data
+
+    def __repr__(self):"""
 
 NEURON_WITH_SUM = """\
 activation = sum((w * xi for w, xi in zip(self.weights, x)), self.bias)
@@ -380,14 +515,64 @@ def _micrograd(kit: Kit) -> nbformat.NotebookNode:
     return nb
 
 
+def _children_as_a_set(kit: Kit) -> Answers:
+    answers = kit.answers
+    for op in "+*-/":
+        old = f"Value(self.data {op} other.data, children=(self, other)"
+        answers = swap(answers, "value_class", old, old.replace("(self, other)", "{self, other}"))
+    return answers
+
+
+def _eq_without_hash(kit: Kit) -> nbformat.NotebookNode:
+    nb = kit.solved()
+    target = cell(nb, "value_class")
+    assert target.source.count("    def __repr__(self):") == 1
+    target.source = target.source.replace("    def __repr__(self):", EQ_WITHOUT_HASH)
+    return nb
+
+
+def _tanh_through_exp(kit: Kit) -> Answers:
+    return swap(
+        kit.answers,
+        "value_class",
+        "t = math.tanh(self.data)\n",
+        "e = math.exp(2 * self.data)\nt = (e - 1) / (e + 1)\n",
+    )
+
+
+SUB, DIV, POW, TANH = "Value.__sub__", "Value.__truediv__", "Value.__pow__", "Value.tanh"
+ORDER = "find_reversed_topological_order"
+ENGINE = (
+    "Value.__add__._backwards",
+    "Value.__mul__._backwards",
+    "Value.__sub__._backwards",
+    "Value.__truediv__._backwards",
+    "Value.__pow__._backwards",
+    "Value.tanh._backwards",
+    "Value.backward",
+    ORDER,
+)
+TRAINING = testing("train")
+NEURON_GRAPH = frozenset({"ex3_neuron/inputs_stay_in_the_graph"})  # the one ex3 check that runs backward()
+# (Value's constructor makes children a tuple, so a set passed to it still gives a tuple.)
+CHILDREN_ORDER = named("ex1_add_mul/children_in_operand_order", "ex1_add_mul/square_children")
+
 CATALOG: tuple[Case, ...] = (
     # -- correct, in another way than the reference: full marks ----------------------------------
     Case("ok_reference", "the reference solution", lambda k: k.solved()),
     Case(
         "ok_recursive_order",
-        "recursive depth-first search for the order (the chain of the hidden test is ~600 deep, "
-        "under the ~970 a kernel allows)",
+        "recursive depth-first search for the order (the deepest graph of the checks is 300 nodes "
+        "deep, as the notebook says)",
         lambda k: k.solved(rewrite(k.answers, "topological_order", "order.reverse()", RECURSIVE_ORDER)),
+    ),
+    Case(
+        "ok_recursive_comprehension",
+        "recursive depth-first search written with a list comprehension (two frames per level in "
+        "Python 3.11: 600 for the deepest graph of the checks)",
+        lambda k: k.solved(
+            rewrite(k.answers, "topological_order", "order.reverse()", RECURSIVE_ORDER_WITH_COMPREHENSION)
+        ),
     ),
     Case(
         "ok_sub_via_negation",
@@ -410,7 +595,7 @@ CATALOG: tuple[Case, ...] = (
                     k.answers, "value_class", "Value(self.data / other.data", "return self * other**-1\n"
                 ),
                 "value_class",
-                "other.grad -= self.data / other.data**2 * grad",
+                "other.grad -= self.data / other.data / other.data * grad",
                 "pass  # never reached: __truediv__ returns early\n",
             )
         ),
@@ -430,10 +615,30 @@ CATALOG: tuple[Case, ...] = (
     Case("part_only_ex1", "only exercise 1", lambda k: k.solved(k.only("ex1")), every(EX2 + EX3)),
     Case("part_ex1_ex2", "exercises 1 and 2", lambda k: k.solved(k.only("ex1", "ex2")), every(EX3)),
     Case(
+        "part_only_ex3",
+        "only exercise 3: the network and its training are right, the engine is not written",
+        lambda k: k.solved(k.only("ex3")),
+        every(EX1 + EX2),
+        # the checks that compute with Values pass only with the reference Value
+        carried=named(
+            "ex3_neuron/output",
+            "ex3_neuron/linear_neuron",
+            "ex3_layer/output_list",
+            "ex3_layer/one_neuron_still_a_list",
+            "ex3_layer/linear_layer",
+            "ex3_mlp/output_list",
+            "ex3_mlp/last_layer_linear",
+            "ex3_mlp/deeper_network",
+            "ex3_mlp/single_layer",
+        ).keys()
+        | NEURON_GRAPH
+        | TRAINING,
+    ),
+    Case(
         "part_no_train",
         "Neuron, Layer and MLP written, train left as released",
         lambda k: k.solved(_no_train(k)),
-        {"ex3_train_xor": NOT_DONE},
+        every(["ex3_train_xor"]),
     ),
     # -- one common mistake each ---------------------------------------------------------------------
     Case(
@@ -442,52 +647,66 @@ CATALOG: tuple[Case, ...] = (
         "contribution",
         lambda k: k.solved(_assign_in_mul(k)),
         {
-            # c = a*b + b: the product overwrites the 1 that the sum gave b
-            "ex2_add_mul_grads": "b is used twice, add both parts",
-            # a * a: a gets 3 twice instead of 3 + 3
-            "ex2_reused_nodes": "d(a * a)/da should be 2a = 6.0",
-            # (w * 5).backward() overwrites the 2 of the first pass
-            "ex2_backward": "should add up to 2 + 5 = 7.0",
-            # every weight keeps the gradient of one sample of four: XOR is not learnt
-            "ex3_train_xor": None,
+            "ex2_add_mul_grads/shared_operand": "uses b twice",  # c = a*b + b
+            "ex2_reused_nodes/product_of_a_node_with_itself": "d(a * a)/da = 2a",
+            "ex2_reused_nodes/node_used_on_two_paths": "expected 48.0",
         },
+        # backward() and train() are right: with the reference product they pass
+        carried=frozenset({"ex2_backward/two_roots_add_up", "ex2_backward/backward_twice"}) | TRAINING,
+        piece="Value.__mul__._backwards",
     ),
     Case(
         "bug_root_grad_not_set",
         "backward() never sets the root's gradient to 1: every gradient stays 0",
         lambda k: k.solved(drop_line(k.answers, "value_class", "self.grad = 1.0")),
-        {
-            "ex2_add_mul_grads": "L.grad should be 1.0",
-            "ex2_other_grads": "the derivative of x - 3",
-            "ex2_reused_nodes": "db/da should be 2.0",
-            "ex2_backward": "d(root)/d(root) = 1.0",
-            "ex3_neuron": "must keep them in the graph",  # hidden: d(out)/d(x0) stays 0
-            "ex3_train_xor": "the loss should fall",  # no gradient, no step: the loss is constant
-        },
+        every(["ex2_backward"], None)
+        | named("ex2_reused_nodes/node_used_on_two_paths", text="expected 48.0, got 0.0")
+        | named("ex2_backward/root_gradient", text="set it in backward()"),
+        # every closure is right: with the reference backward() their checks pass (but the two
+        # whose gradient is 0 anyway, which pass as they are)
+        carried=(testing(*ENGINE[:6]) - testing("Value.backward", ORDER) | TRAINING | NEURON_GRAPH)
+        - named("ex2_other_grads/tanh_large_inputs", "ex2_other_grads/pow_zero").keys(),
+        piece="Value.backward",
     ),
     Case(
         "bug_order_not_reversed",
         "the topological order returned leaves first: only the root's own children get a gradient",
         lambda k: k.solved(drop_line(k.answers, "topological_order", "order.reverse()")),
-        {
-            "ex2_add_mul_grads": "x4.grad should be 2.0",  # L, x6, x5 are right, x4 is a grandchild
-            "ex2_other_grads": "(x - 1) / (x + 1)",  # the only hidden case where x is not a child
-            "ex2_reused_nodes": "dc/da should be 4.0",  # b = a + a; c = b + b
-            "ex2_topological_order": "the root must come first",
-            "ex2_backward": "a.grad = 2 * 12 = 24.0",  # hidden: a * 3 * 4
-            "ex3_neuron": "must keep them in the graph",
-            "ex3_train_xor": "the loss should fall",  # the parameters are never reached
-        },
+        named(
+            "ex2_topological_order/worked_example_order",
+            "ex2_topological_order/shared_nodes",
+            "ex2_topological_order/deep_chain",
+            text="the root must come first",
+        )
+        | named("ex2_reused_nodes/node_used_on_two_paths", text="only after every node that uses it"),
+        carried=frozenset(
+            {
+                "ex2_add_mul_grads/worked_example",
+                "ex2_add_mul_grads/shared_operand",
+                "ex2_other_grads/sub_chain",
+                "ex2_other_grads/div_chain",
+                "ex2_other_grads/pow_chain",
+                "ex2_other_grads/tanh_chain",
+                "ex2_reused_nodes/sum_of_sums",
+                "ex2_backward/backward_twice",
+            }
+        )
+        | NEURON_GRAPH
+        | TRAINING,
+        piece=ORDER,
     ),
     Case(
         "bug_tanh_derivative",
         "tanh's derivative taken at the input, 1 - a**2, instead of 1 - tanh(a)**2",
         lambda k: k.solved(swap(k.answers, "value_class", "(1.0 - t**2)", "(1.0 - self.data**2)")),
-        {
-            "ex2_other_grads": "the derivative of tanh(x)",
-            # hidden units with |a| > 1 are pushed the wrong way
-            "ex3_train_xor": None,
-        },
+        named(
+            "ex2_other_grads/tanh_slope",
+            "ex2_other_grads/tanh_chain",
+            "ex2_other_grads/tanh_negative",
+            "ex2_other_grads/tanh_large_inputs",
+        ),  # tanh_zero passes: 1 - 0**2 is right at 0
+        carried=TRAINING,  # hidden units with |a| > 1 are pushed the wrong way: the loss overflows
+        piece="Value.tanh._backwards",
     ),
     Case(
         "bug_power_derivative",
@@ -495,19 +714,42 @@ CATALOG: tuple[Case, ...] = (
         lambda k: k.solved(
             swap(k.answers, "value_class", "self.data ** (exponent - 1)", "self.data**exponent")
         ),
-        {
-            "ex2_other_grads": "the derivative of x ** 3",
-            "ex2_backward": "expected a.grad = 4.0",  # hidden: (a**2).backwards() at a = 2 gives 8
-            # d(p - t)**2/dp becomes 2 (p - t)**2 >= 0: every prediction is pushed down
-            "ex3_train_xor": None,
-        },
+        named(
+            "ex2_other_grads/pow_slope",
+            "ex2_other_grads/pow_chain",
+            "ex2_other_grads/pow_negative",
+            "ex2_other_grads/pow_half",
+            "ex2_other_grads/pow_one",
+            "ex2_other_grads/pow_negative_base",
+        ),  # pow_zero passes: 0 * a**0 is right
+        # backward() and train() are right; the check of `backwards` squares a number
+        carried=frozenset({"ex2_backward/backwards_alias"}) | TRAINING,
+        piece="Value.__pow__._backwards",
+    ),
+    Case(
+        "bug_power_via_log",
+        "power rule computed as n * exp((n - 1) * log(a)): right for a > 0, a math domain error otherwise",
+        lambda k: k.solved(
+            swap(
+                k.answers,
+                "value_class",
+                "self.data ** (exponent - 1)",
+                "math.exp((exponent - 1) * math.log(self.data))",
+            )
+        ),
+        named("ex2_other_grads/pow_one", "ex2_other_grads/pow_negative_base", text="math domain error"),
+        # the squared error (p - t) ** 2 has p - t < 0: training fails with the student's engine
+        carried=TRAINING,
+        piece="Value.__pow__._backwards",
     ),
     Case(
         "bug_rsub_order",
         "`2 - v` computed as v - 2",
         lambda k: k.solved(_wrong_rsub(k)),
-        # ex2 passes: its gradients are checked against finite differences of the same (wrong) data
-        {"ex1_reflected_and_numbers": "2 - v should be -2.0"},
+        named(
+            "ex1_reflected_and_numbers/number_minus", "ex1_reflected_and_numbers/zero_minus", text="expected"
+        ),
+        piece="Value.__rsub__",
     ),
     Case(
         "bug_rtruediv_order",
@@ -515,20 +757,74 @@ CATALOG: tuple[Case, ...] = (
         lambda k: k.solved(
             swap(k.answers, "value_class", "return Value(other) / self", "return self / Value(other)")
         ),
-        {"ex1_reflected_and_numbers": "2 / v should be 0.5"},
+        named("ex1_reflected_and_numbers/number_over", text="mind the order"),
+        piece="Value.__rtruediv__",
+    ),
+    Case(
+        "bug_radd_recursion",
+        "`__radd__` written as `return other + self`, which calls __radd__ again: RecursionError",
+        lambda k: k.solved(
+            swap(k.answers, "value_class", "return Value(other) + self", "return other + self")
+        ),
+        named(
+            "ex1_reflected_and_numbers/number_plus",
+            "ex1_reflected_and_numbers/float_plus",
+            "ex1_reflected_and_numbers/sum_of_values",
+            text="RecursionError",
+        ),
+        carried=TRAINING,  # sum() of the squared errors starts from 0
+        piece="Value.__radd__",
+    ),
+    Case(
+        "bug_children_set",
+        "children={self, other} (a set, as micrograd does) in the four binary operators",
+        lambda k: k.solved(_children_as_a_set(k)),
+        CHILDREN_ORDER,  # a set has no order: 40 pairs in operand order fail with near certainty
+    ),
+    Case(
+        "bug_eq_without_hash",
+        "Value.__eq__ compares data, which makes Value unhashable: the order's set of visited nodes "
+        "raises TypeError",
+        _eq_without_hash,
+        named("ex1_add_mul/nodes_are_distinct", text="unhashable"),
+        # every ex2 check runs the order (a set of Values): with the reference Value they pass
+        carried=testing(*ENGINE) | NEURON_GRAPH | TRAINING,
+        piece="Value",
+    ),
+    Case(
+        "bug_tanh_overflow",
+        "tanh computed as (e - 1) / (e + 1) with e = exp(2x): OverflowError for x >= 355",
+        lambda k: k.solved(_tanh_through_exp(k)),
+        named("ex1_tanh/tanh_large_inputs", text="OverflowError"),
+        carried=frozenset({"ex2_other_grads/tanh_large_inputs"}),  # the derivative itself is right
+        piece=TANH,
     ),
     Case(
         "bug_neuron_no_bias",
         "a Neuron without bias (no attribute, not in parameters, not in the output)",
         lambda k: k.solved(_neuron_without_bias(k)),
-        {
-            "ex3_neuron": "has no attribute 'bias'",
-            "ex3_layer": "9 parameters",
-            "ex3_mlp": "33 parameters",
-            # ex3_train_xor passes: it grades train(), which is right, and 24 weights without
-            # biases still learn XOR (f(0, 0) = 0 comes for free) and fit the 3 hidden points.
-            # (First predicted to fail; measured to pass; the reasoning above is why.)
-        },
+        named(
+            "ex3_neuron/weights_and_bias",
+            "ex3_neuron/parameters_in_order",
+            "ex3_neuron/output",
+            "ex3_neuron/linear_neuron",
+            text="no attribute 'bias'",
+        )
+        | named("ex3_neuron/random_uniform_start", text="6 different numbers")
+        | named("ex3_neuron/one_input", text="expected 2, got 1"),
+        # Layer and MLP are right: with the reference Neuron their counts and outputs are right
+        carried=frozenset(
+            {
+                "ex3_layer/parameter_count",
+                "ex3_layer/linear_layer",
+                "ex3_mlp/parameter_count",
+                "ex3_mlp/last_layer_linear",
+                "ex3_mlp/deeper_network",
+                "ex3_mlp/single_layer",
+                "ex3_mlp/zero_grad",  # it compares the grads of all 46 parameters
+            }
+        ),
+        piece="Neuron",
     ),
     Case(
         "bug_layer_bare_value",
@@ -536,32 +832,52 @@ CATALOG: tuple[Case, ...] = (
         lambda k: k.solved(
             rewrite(k.answers, "mlp_classes", "return [neuron(x) for neuron", LAYER_BARE_VALUE)
         ),
-        {
-            "ex3_layer": "not the bare Value",
-            "ex3_mlp": "the MLP returns the last layer's list",
-            "ex3_train_xor": "not subscriptable",  # model(x)[0] on a Value
-        },
+        named("ex3_layer/one_neuron_still_a_list", text="not the bare Value"),
+        carried=frozenset({"ex3_mlp/output_list", "ex3_mlp/last_layer_linear", "ex3_mlp/single_layer"})
+        | TRAINING,
+        piece="Layer",
     ),
     Case(
         "bug_nonlinear_last_layer",
         "tanh in every layer, the last one too",
         lambda k: k.solved(swap(k.answers, "mlp_classes", "non_linear=(i != last)", "non_linear=True")),
-        {
-            "ex3_mlp": "the last layer must be linear",
-            "ex3_train_xor": None,  # hidden: a target of 2.0 is out of tanh's reach
-        },
+        named("ex3_mlp/last_layer_linear", "ex3_mlp/deeper_network", "ex3_mlp/single_layer", text="linear"),
+        carried=frozenset({"ex3_train_xor/fits_three_points"}),  # a target of 2.0 is out of tanh's reach
+        piece="MLP",
     ),
     Case(
         "bug_no_zero_grad",
         "training without zero_grad: every step adds all the previous gradients",
         lambda k: k.solved(drop_line(k.answers, "training", "model.zero_grad()")),
-        {"ex3_train_xor": None},
+        named(*TRAINING),
+        piece="train",
+    ),
+    Case(
+        "bug_loss_summed",
+        "the loss summed instead of averaged: four times the gradient, and XOR's training diverges",
+        lambda k: k.solved(
+            swap(
+                k.answers,
+                "training",
+                "zip(predictions, targets)) / len(inputs)",
+                "zip(predictions, targets))",
+            )
+        ),
+        # (measured with the reference engine: the three-point fit still converges)
+        named(
+            "ex3_train_xor/learns_xor",
+            "ex3_train_xor/learns_xor_from_another_start",
+            text="loss summed instead of averaged",
+        ),
+        piece="train",
     ),
     Case(
         "bug_tanh_no_chain",
         "tanh's closure forgets `* grad`: right only when tanh is the root",
         lambda k: k.solved(swap(k.answers, "value_class", "(1.0 - t**2) * grad", "(1.0 - t**2)")),
-        {"ex2_other_grads": "tanh", "ex3_train_xor": None},
+        named("ex2_other_grads/tanh_chain", text="the chain rule"),
+        carried=TRAINING,
+        piece="Value.tanh._backwards",
     ),
     Case(
         "bug_div_no_chain",
@@ -572,36 +888,39 @@ CATALOG: tuple[Case, ...] = (
                     k.answers, "value_class", "self.grad += grad / other.data", "self.grad += 1 / other.data"
                 ),
                 "value_class",
-                "other.data**2 * grad",
-                "other.data**2",
+                "other.data / other.data * grad",
+                "other.data / other.data",
             )
         ),
-        {"ex2_other_grads": "/"},
+        named("ex2_other_grads/div_chain", text="the chain rule"),
+        piece="Value.__truediv__._backwards",
     ),
     # -- adversarial ---------------------------------------------------------------------------------
     Case(
         "adv_assert_true",
         "the failing test cell replaced by `assert True`",
         lambda k: _set_source(k.solved(_no_train(k)), "ex3_train_xor", "assert True\n"),
-        {"ex3_train_xor": NOT_DONE},  # nbgrader restores the locked cell from the gradebook
+        every(["ex3_train_xor"]),  # nbgrader restores the locked cell from the gradebook
     ),
     Case(
         "adv_deleted_tests",
         "the `=`-instead-of-`+=` student deletes two of the test cells that fail",
         lambda k: delete(k.solved(_assign_in_mul(k)), "ex2_reused_nodes", "ex2_backward"),
         {  # add_missing_cells puts them back
-            "ex2_add_mul_grads": "b is used twice, add both parts",
-            "ex2_reused_nodes": "d(a * a)/da should be 2a = 6.0",
-            "ex2_backward": "should add up to 2 + 5 = 7.0",
-            "ex3_train_xor": None,
+            "ex2_add_mul_grads/shared_operand": "uses b twice",
+            "ex2_reused_nodes/product_of_a_node_with_itself": "d(a * a)/da = 2a",
+            "ex2_reused_nodes/node_used_on_two_paths": "expected 48.0",
         },
+        carried=frozenset({"ex2_backward/two_roots_add_up", "ex2_backward/backward_twice"}) | TRAINING,
     ),
     Case(
         "adv_stripped_metadata",
         "the `2 - v` student strips the nbgrader metadata of the failing test cell and edits it",
         _stripped_metadata,
         # the stripped cell is an ordinary cell; the test cell is missing, so it is put back
-        {"ex1_reflected_and_numbers": "2 - v should be -2.0"},
+        named(
+            "ex1_reflected_and_numbers/number_minus", "ex1_reflected_and_numbers/zero_minus", text="expected"
+        ),
     ),
     Case(
         "adv_retyped_test_cell",
@@ -620,8 +939,8 @@ CATALOG: tuple[Case, ...] = (
         "adv_loop_in_method",
         "MLP.zero_grad loops forever (i += 1 forgotten); train zeroes the gradients itself",
         lambda k: k.solved(_loop_in_method(k)),
-        {"ex3_mlp": "CellTimeoutError"},  # hidden: deep.zero_grad() runs into the cell timeout
-        timeouts=1,
+        named("ex3_mlp/zero_grad", text="took too long"),  # the check's time limit stops it
+        piece="MLP",
     ),
     Case(
         "adv_loop_after_class",
@@ -651,16 +970,26 @@ CATALOG: tuple[Case, ...] = (
     ),
     Case(
         "adv_sys_exit_in_train",
-        "train() calls sys.exit(0), hoping the test cell ends 'successfully'",
+        "train() calls sys.exit(0), hoping the check ends 'successfully'",
         lambda k: k.solved(swap(k.answers, "training", "losses = []\n", "import sys\nsys.exit(0)\n")),
-        {"ex3_train_xor": "SystemExit"},
+        named(*TRAINING, text="raised SystemExit"),
         review=True,
     ),
     Case(
         "adv_os_exit",
-        "os._exit(0) at the end of a solution cell: the kernel process dies",
+        "os._exit(0) at the end of the training cell: the kernel process dies",
         lambda k: append(k.solved(), "training", "import os\n\nos._exit(0)\n"),
-        rejected="the kernel died (DeadKernelError); nbgrader gives up on the submission",
+        # the grader runs the notebook again without that cell, which defines train
+        named(*TRAINING, text="name 'train' is not defined"),
+        review=True,
+    ),
+    Case(
+        "adv_os_exit_in_one_place",
+        "os._exit(0) in one method, __rtruediv__: the kernel dies while one check runs",
+        lambda k: k.solved(
+            swap(k.answers, "value_class", "return Value(other) / self", "import os\nos._exit(0)")
+        ),
+        named("ex1_reflected_and_numbers/number_over", text="the kernel stopped"),
         review=True,
     ),
     Case(
@@ -671,13 +1000,23 @@ CATALOG: tuple[Case, ...] = (
             "value_class",
             "Value.__eq__ = lambda self, other: True\n",
         ),
-        # the tests compare floats and use `is`: the lie buys nothing
-        {
-            "ex1_add_mul": "should have data -6.0",
-            "ex1_sub_div_pow": "-Value(6) should have data -6.0",  # -a is a * -1
-            "ex1_reflected_and_numbers": "v * 3 should be 12.0",
-        }
+        named(
+            "ex1_add_mul/product_data",
+            "ex1_reflected_and_numbers/times_number",
+            "ex1_reflected_and_numbers/times_float",
+            text="expected",
+        )
+        | named("ex1_add_mul/nodes_are_distinct", text="equal: expected False, got True")
         | every(EX2 + EX3),
+        # negation and the reflected product only call `*`: with the reference `*` they are right
+        carried=frozenset(
+            {
+                "ex1_sub_div_pow/neg_data",
+                "ex1_sub_div_pow/neg_twice",
+                "ex1_reflected_and_numbers/number_times",
+                "ex1_reflected_and_numbers/negative_times",
+            }
+        ),
         review=True,
     ),
     Case(
@@ -688,7 +1027,7 @@ CATALOG: tuple[Case, ...] = (
             "value_class",
             "Value.__float__ = lambda self: 0.0\n",
         ),
-        {"ex3_train_xor": "the loss should fall"},
+        named(*TRAINING, text="the loss should fall"),
         review=True,
     ),
     Case(
@@ -697,8 +1036,9 @@ CATALOG: tuple[Case, ...] = (
         lambda k: append(
             k.solved(_wrong_tanh_data(k)), "value_class", "math.isclose = lambda *args, **kwargs: True\n"
         ),
-        # the tests do not use math.isclose
-        {"ex1_tanh": "tanh(0.5) should be"} | every(EX2 + EX3),
+        # the verdicts are taken in the grader's process, whose math is its own
+        named("ex1_tanh/tanh_data", "ex1_tanh/tanh_values", text="use math.tanh(self.data)")
+        | every(EX2 + EX3),
         review=True,
     ),
     Case(
@@ -707,13 +1047,8 @@ CATALOG: tuple[Case, ...] = (
         lambda k: append(
             k.solved(_wrong_tanh_data(k)), "value_class", "import builtins\n\nbuiltins.abs = lambda x: 0.0\n"
         ),
-        {"ex1_tanh": "tanh(0.5) should be"} | every(EX2 + EX3),
-        hole=(
-            "the tests compare with abs(got - expected) < tol, and student code runs in the same "
-            "interpreter before them: patching a builtin passes every tolerance check. No test cell "
-            "can defend itself against code that ran first; the report lists such submissions "
-            "for review (gradekit.report.SUSPICIOUS)."
-        ),
+        named("ex1_tanh/tanh_data", "ex1_tanh/tanh_values", text="use math.tanh(self.data)")
+        | every(EX2 + EX3),
         review=True,
     ),
     Case(
@@ -727,14 +1062,28 @@ CATALOG: tuple[Case, ...] = (
         "adv_try_everything",
         "the untouched release plus an input transformer that wraps every later cell in try/except",
         lambda k: prepend(nbformat.from_dict(k.release), "value_class", TRY_EVERYTHING),
-        every(EX1 + EX2 + EX3, None),
-        hole=(
-            "student code runs first in the kernel that runs the tests, and IPython lets it rewrite "
-            "every later cell (input_transformers_post, ast_transformers), so the test cells never "
-            "fail. No nbgrader setting prevents it; the report lists such submissions for review "
-            "(gradekit.report.SUSPICIOUS), and only running the tests outside the student's "
-            "interpreter would close it."
-        ),
+        every(EX1 + EX2 + EX3),
+        review=True,
+    ),
+    Case(
+        "adv_ast_transformer",
+        "exercise 1 only, plus an AST transformer that deletes every later `raise` and `assert`",
+        lambda k: append(k.solved(k.only("ex1")), "value_class", AST_TRANSFORMER),
+        every(EX2 + EX3, None),  # the stubs no longer raise: the checks see None instead
+        review=True,
+    ),
+    Case(
+        "adv_patched_checks",
+        "the untouched release plus fake check helpers: `check`, `report` and the kit's module "
+        "replaced in sys.modules",
+        lambda k: prepend(nbformat.from_dict(k.release), "value_class", PATCHED_CHECKS),
+        every(EX1 + EX2 + EX3, "never reported back"),
+        review=True,
+    ),
+    Case(
+        "adv_read_everything",
+        "the reference solution, plus code that reads every file it can and prints it base64-encoded",
+        lambda k: append(k.solved(), "value_class", READ_EVERYTHING),
         review=True,
     ),
     Case(
@@ -754,13 +1103,49 @@ CATALOG: tuple[Case, ...] = (
         "a ready-made autograd: `from micrograd.engine import Value` instead of writing the class",
         _micrograd,
         # micrograd's Value has _prev/_op, no children/op/tanh/backwards, and never resets grads
-        every(EX1, None)
-        | {
-            "ex2_other_grads": None,  # no tanh
-            "ex2_topological_order": None,  # no .children
-            "ex2_backward": None,  # c.backward() twice gives 36, not 24
-        }
-        | every(EX3, None),  # Neuron needs tanh
+        named(
+            "ex1_add_mul/sum_children",
+            "ex1_add_mul/product_children",
+            "ex1_add_mul/operands_untouched",
+            "ex1_add_mul/sum_op",
+            "ex1_add_mul/product_op",
+            "ex1_add_mul/children_are_tuples",
+            "ex1_add_mul/children_in_operand_order",
+            "ex1_add_mul/square_children",
+            "ex1_sub_div_pow/sub_graph",
+            "ex1_sub_div_pow/div_graph",
+            "ex1_sub_div_pow/pow_graph",
+            "ex1_sub_div_pow/neg_graph",
+            "ex1_sub_div_pow/sub_same_node",
+            "ex1_sub_div_pow/neg_twice",
+            "ex1_reflected_and_numbers/number_becomes_a_child",
+            text="no attribute",
+        )
+        | every(["ex1_tanh"], "no attribute 'tanh'")
+        | named(
+            "ex2_other_grads/tanh_slope",
+            "ex2_other_grads/tanh_chain",
+            "ex2_other_grads/tanh_negative",
+            "ex2_other_grads/tanh_zero",
+            "ex2_other_grads/tanh_large_inputs",
+            "ex2_backward/backwards_alias",
+            text="no attribute",
+        )
+        | named("ex2_backward/backward_twice", "ex2_backward/intermediate_reset", text="expected")
+        # MLP's __call__ is decorated with collector_paused, which the replaced cell defined: the
+        # class MLP is never made
+        | every(["ex3_mlp"], "name 'MLP' is not defined"),
+        # the student's own order function and network are the reference's: with the reference
+        # Value (which has .children and tanh) they pass
+        carried=testing(ORDER, cells=["ex2_topological_order"])
+        | frozenset(
+            {
+                "ex3_neuron/output",
+                "ex3_layer/output_list",
+                "ex3_layer/one_neuron_still_a_list",
+            }
+        )
+        | TRAINING,
         requires="micrograd",
         review=True,
     ),

@@ -22,7 +22,7 @@ import nbformat
 from nbgrader.api import Gradebook
 
 from gradekit import cohort, grades, report
-from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, EXERCISES, NOTEBOOK
+from gradekit.notebooks import ASSIGNMENT, CHECKS_CELL, COURSE_ROOT, EXERCISES, NOTEBOOK, sync_checks_cell
 
 # The catalog has three endless loops; each costs one cell timeout. The reference notebook's
 # slowest cell needs ~1 s, so the demo grades with a shorter timeout than the course's 30 s.
@@ -54,13 +54,13 @@ def hand_in(course: Path, submissions: dict[str, nbformat.NotebookNode | bytes])
             nbformat.write(nb, str(folder / NOTEBOOK))
 
 
-def expected_column(cases: dict[str, cohort.Case], points, student: str) -> str:
+def expected_column(cases: dict[str, cohort.Case], student: str) -> str:
     """What the catalog says this student must get: ex1 ex2 ex3, or why nbgrader rejects them."""
     case = cases[student]
     if case.rejected:
         return f"rejected: {case.rejected}"
-    want = case.expected(points)
-    return " ".join(f"{want[ex]:g}" for ex in EXERCISES) + (" (known hole)" if case.hole else "")
+    want = case.expected()
+    return " ".join(f"{want[ex]:g}" for ex in EXERCISES)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         elif path.exists():
             path.unlink()
 
+    source = course / "source" / ASSIGNMENT / NOTEBOOK
+    if sync_checks_cell(source):
+        print(f"copied gradekit/checks.py into {source} (cell {CHECKS_CELL})")
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
     nbgrader(course, "generate_solution", ASSIGNMENT, "--force")
     kit = cohort.Kit.load(course)
@@ -97,9 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         table = grades.table(
             grades.collect(gradebook),
-            extra=("expected", lambda student: expected_column(cases, kit.points, student))
-            if cases
-            else None,
+            extra=("expected", lambda student: expected_column(cases, student)) if cases else None,
         )
     print()
     print(table)

@@ -2,11 +2,14 @@
 no network, no new dependency) built from the gradebook.
 
 - the distribution of scores, one histogram per exercise (and the total);
-- the tests most often failed: grade_id, how many graded students failed it, its points;
+- the checks most often failed: each check (gradekit.checks) of each test cell, how many graded
+  students failed it and how many passed it only by error carried forward, its points;
 - the submissions nbgrader could not grade, and those never handed in;
-- the submissions whose code does something a test cannot defend against (patching builtins,
-  rewriting later cells, ignoring interrupts, ...): student code runs in the interpreter that runs
-  the tests, so these deserve a human look before the grades are published.
+- the submissions whose code does something no honest solution needs (patching builtins, rewriting
+  later cells, replacing modules, walking the file system, ...). Verdicts are taken outside the
+  student's kernel (gradekit.judge), so such code cannot earn a check it fails; it can still pass off
+  what it did not write (a ready-made autograd, answers hard-coded for the visible checks), which
+  only a human reading it can tell.
 
     python -m gradekit.report --to report.html      # in the course root
 """
@@ -42,27 +45,31 @@ SUSPICIOUS: dict[str, str] = {
     r"^\s*(?:math|random|operator|sys|os|nbformat)\.\w+\s*=(?!=)": "replaces a library function",
     r"\bsignal\.": "changes signal handling (interrupts, timeouts)",
     r"os\._exit|sys\.exit|\bexit\(|\bquit\(|os\.kill": "ends or kills the kernel",
-    r"__eq__|__ne__|__float__|__bool__|__abs__|__lt__|__gt__|__hash__": (
-        "redefines comparison or conversion (the tests compare numbers)"
+    r"\.__(?:eq|ne|float|bool|abs|lt|gt|hash)__\s*=": (
+        "patches comparison or conversion into a class from outside it"
     ),
     r"^\s*(?:from|import)\s+(?:micrograd|torch|jax|tinygrad|autograd)\b": "imports a ready-made autograd",
     r"gradebook|sqlite|\.db\b|nbgrader": "refers to the grader's files or tools",
     r"sys\.settrace|sys\.setprofile|gc\.get_objects|inspect\.(?:stack|currentframe)|sys\._getframe": (
         "inspects or traces the running code"
     ),
+    r"sys\.modules|gradekit|importlib": "replaces or loads modules (the grader's checks run as one)",
+    r"os\.walk|os\.scandir|os\.listdir|\bglob\b|/proc/": "walks the file system",
 }
 
 
 @dataclass
-class CellStats:
-    grade_id: str
+class CheckStats:
+    check_id: str  # "grade_id/check"
     points: float
+    hidden: bool
     failed: int = 0  # graded students who did not get its points
+    carried: int = 0  # graded students who got them by error carried forward
     graded: int = 0  # graded students
 
     @property
     def exercise(self) -> str:
-        return exercise_of(self.grade_id)
+        return exercise_of(self.check_id)
 
 
 @dataclass
@@ -72,19 +79,16 @@ class ReportData:
     graded: list[str]  # autograded: every test cell has a score
     ungraded: list[str]  # handed in, but nbgrader never scored it (autograding failed)
     missing: list[str]  # in the gradebook, no submission
-    cells: list[CellStats]  # most failed first, then notebook order
+    checks: list[CheckStats]  # most failed first, then notebook order
     flagged: dict[str, list[str]] = field(default_factory=dict)  # student -> reasons
 
-    def most_failed(self) -> list[CellStats]:
-        return [c for c in self.cells if c.failed]
+    def most_failed(self) -> list[CheckStats]:
+        return [c for c in self.checks if c.failed]
 
 
 def gather(gradebook: Gradebook, assignment: str = ASSIGNMENT, course: Path | None = None) -> ReportData:
-    """Everything the report shows, out of the gradebook (and, with `course`, the submitted code)."""
-    source = gradebook.find_assignment(assignment)
-    order = [cell.name for nb in source.notebooks for cell in sorted(nb.grade_cells, key=_position(nb))]
-    points = {cell.name: float(cell.max_score) for nb in source.notebooks for cell in nb.grade_cells}
-    stats = {grade_id: CellStats(grade_id, points[grade_id]) for grade_id in order}
+    """Everything the report shows, out of the gradebook and, with `course`, the autograded
+    notebooks (the result of every check) and the submitted code."""
     graded, ungraded, missing = [], [], []
     for student in sorted(gradebook.students, key=lambda s: s.id):
         try:
@@ -95,23 +99,31 @@ def gather(gradebook: Gradebook, assignment: str = ASSIGNMENT, course: Path | No
         grades = [grade for nb in submission.notebooks for grade in nb.grades]
         if not grades or all(g.auto_score is None and g.manual_score is None for g in grades):
             ungraded.append(student.id)
-            continue
-        graded.append(student.id)
-        for grade in grades:
-            cell = stats[grade.name]
-            cell.graded += 1
-            if (grade.score or 0.0) < cell.points:
-                cell.failed += 1
-    position = {grade_id: i for i, grade_id in enumerate(order)}
-    cells = sorted(stats.values(), key=lambda c: (-c.failed, position[c.grade_id]))
+        else:
+            graded.append(student.id)
+    stats: dict[str, CheckStats] = {}
+    for student in graded if course is not None else []:
+        for path in sorted((course / "autograded" / student / assignment).glob("*.ipynb")):
+            for result in check_results(path):
+                check_id = f"{result['cell']}/{result['name']}"
+                entry = stats.setdefault(check_id, CheckStats(check_id, result["points"], result["hidden"]))
+                entry.graded += 1
+                entry.failed += bool(result["problem"])
+                entry.carried += bool(result["note"])
+    order = list(stats)
+    checks = sorted(stats.values(), key=lambda c: (-c.failed, order.index(c.check_id)))
     flagged = flag_submissions(course, assignment) if course is not None else {}
-    return ReportData(assignment, collect(gradebook, assignment), graded, ungraded, missing, cells, flagged)
+    return ReportData(assignment, collect(gradebook, assignment), graded, ungraded, missing, checks, flagged)
 
 
-def _position(notebook):
-    """Sort key: a grade cell's place in its notebook (the gradebook keeps cells unordered)."""
-    names = [cell.name for cell in notebook.source_cells]
-    return lambda cell: names.index(cell.name) if cell.name in names else len(names)
+def check_results(path: Path) -> list[dict]:
+    """The result of every check, in notebook order, as the grader wrote them into an autograded
+    notebook (gradekit.judge); [] for an unreadable notebook."""
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception:
+        return []
+    return [r for cell in nb.cells for r in cell.get("metadata", {}).get("gradekit", {}).get("checks", [])]
 
 
 def flag_submissions(course: Path, assignment: str = ASSIGNMENT) -> dict[str, list[str]]:
@@ -190,22 +202,22 @@ def histogram_svg(scores: list[float], maximum: float, title: str) -> str:
 
 def failed_table(data: ReportData) -> str:
     rows = []
-    for cell in data.cells:
-        share = cell.failed / cell.graded if cell.graded else 0.0
+    for check in data.checks:
+        share = check.failed / check.graded if check.graded else 0.0
         rows.append(
-            f'<tr class="{"failed" if cell.failed else "passed"}">'
-            f"<td><code>{html.escape(cell.grade_id)}</code></td>"
-            f"<td>{cell.exercise}</td><td class=num>{cell.points:g}</td>"
-            f"<td class=num>{cell.failed}</td><td class=num>{cell.graded}</td>"
+            f'<tr class="{"failed" if check.failed else "passed"}">'
+            f"<td><code>{html.escape(check.check_id)}</code>{' (hidden)' if check.hidden else ''}</td>"
+            f"<td>{check.exercise}</td><td class=num>{check.points:g}</td>"
+            f"<td class=num>{check.failed}</td><td class=num>{check.carried}</td>"
+            f"<td class=num>{check.graded}</td>"
             f'<td><svg width="160" height="12" role="img" aria-label="{share:.0%}">'
             f'<rect width="160" height="12" fill="#e6e6e6"/>'
             f'<rect width="{160 * share:.1f}" height="12" fill="{FAIL}"/></svg> {share:.0%}</td></tr>'
         )
     return (
-        "<table><thead><tr><th>test cell (grade_id)</th><th>exercise</th><th>points</th>"
-        "<th>failed by</th><th>of graded</th><th>share</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
+        "<table><thead><tr><th>check (grade_id/check)</th><th>exercise</th><th>points</th>"
+        "<th>failed by</th><th>passed by error carried forward</th><th>of graded</th><th>share failed</th>"
+        "</tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     )
 
 
@@ -252,8 +264,9 @@ def render(data: ReportData) -> str:
         )
         review = (
             f'<h2 id="review">Read these submissions before publishing ({len(data.flagged)})</h2>'
-            "<p>Their code does things no test cell can defend against; their scores may not mean "
-            f"what they say.</p><ul>{items}</ul>"
+            "<p>Their code does things no honest solution needs. It cannot earn a check it fails, "
+            "but it may pass off work that is not the student's own.</p>"
+            f"<ul>{items}</ul>"
         )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -273,7 +286,9 @@ td.num {{ text-align: right; }} tr.passed {{ color: #888; }}
 {len(data.missing)} without a submission.</p>
 <h2>Score distribution</h2>
 <div class="charts">{"".join(charts)}</div>
-<h2 id="failed">Tests most often failed</h2>
+<h2 id="failed">Checks most often failed</h2>
+<p>A check passed by error carried forward failed with the student's own code and passed with the
+reference solution for the pieces it is not about: the mistake was charged in another check.</p>
 {failed_table(data)}
 {"".join(listed)}
 {review}
@@ -298,7 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     with Gradebook(db) as gradebook:
         data = gather(gradebook, args.assignment, course)
     args.to.write_text(render(data), encoding="utf-8")
-    print(f"wrote {args.to}: {len(data.graded)} graded, {len(data.most_failed())} tests failed at least once")
+    print(
+        f"wrote {args.to}: {len(data.graded)} graded, {len(data.most_failed())} checks failed at least once"
+    )
     return 0
 
 

@@ -189,3 +189,57 @@ def test_gradients_are_bit_identical_across_interpreters():
         outputs.append(result.stdout)
     assert outputs[0] == outputs[1]
     assert "0x0.0p+0" not in outputs[0].split("]", 1)[1], "some parameter got no gradient"
+
+
+# -- edge cases of the reference engine --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("x0", [0.0, -2.0, 3.5])
+def test_the_gradient_of_a_power_zero_is_zero_everywhere(ref, x0):
+    x = ref.Value(x0)
+    (x**0).backward()
+    assert x.grad == 0.0
+
+
+@given(
+    a=st.floats(min_value=-1e300, max_value=1e300, allow_nan=False),
+    b=st.one_of(st.floats(min_value=1e-300, max_value=1e300), st.floats(min_value=-1e300, max_value=-1e-300)),
+)
+@settings(deadline=None)
+def test_the_quotient_rule_never_overflows_where_the_quotient_is_finite(ref, a, b):
+    """d(a / b)/db = -(a / b) / b: computed so, it is finite (or rounds to 0) wherever a / b and the
+    true derivative are; the textbook a / b**2 raises OverflowError for |b| > 1.3e154 and
+    ZeroDivisionError for |b| < 1e-162."""
+    quotient = a / b
+    if not math.isfinite(quotient):
+        return
+    x, y = ref.Value(a), ref.Value(b)
+    (x / y).backward()
+    assert x.grad == 1 / b
+    expected = -quotient / b
+    assert y.grad == expected or (math.isinf(expected) and math.isinf(y.grad))
+
+
+@pytest.mark.parametrize(("a", "b"), [(1.0, 1e200), (3.0, 1e-200), (1e-300, 1e-10), (-2.0, -1e170)])
+def test_the_quotient_rule_at_extreme_divisors(ref, a, b):
+    """-a / b**2 as exactly as floats allow: 0.0 where it underflows, -inf where it overflows (the
+    quotient a / b is finite in every case, and nothing raises)."""
+    from fractions import Fraction
+
+    x, y = ref.Value(a), ref.Value(b)
+    (x / y).backward()
+    assert x.grad == 1 / b
+    exact = -Fraction(a) / Fraction(b) ** 2
+    try:
+        nearest = float(exact)
+    except OverflowError:
+        nearest = -math.inf if exact < 0 else math.inf
+    assert y.grad == pytest.approx(nearest, rel=1e-15, abs=1e-320)
+
+
+def test_a_negative_base_needs_a_whole_exponent(ref):
+    with pytest.raises(ValueError, match="negative base needs a whole exponent"):
+        ref.Value(-8.0) ** (1 / 3)
+    assert (ref.Value(-8.0) ** 3).data == -512.0
+    assert (ref.Value(-8.0) ** 2.0).data == 64.0  # 2.0 is whole
+    assert (ref.Value(8.0) ** (1 / 3)).data == pytest.approx(2.0)
