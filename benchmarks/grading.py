@@ -2,6 +2,9 @@
 
 - one sequential `nbgrader autograde` (seconds per submission, nbgrader's start-up included);
 - `python -m gradekit.shards --shards N` for N = 1, 2, 4 (wall time, same cohort, fresh gradebook);
+- one mistake each: --mistakes submissions (default 10) cycling through five one-mistake cases of
+  the cohort, graded sequentially, to show what error carried forward costs (a world is a fresh
+  sandboxed kernel, run only for failed checks whose pieces are written);
 - the floor: a trivial one-cell notebook assignment (one test cell, `assert True`) with K
   submissions, graded sequentially the same way;
 - where the time of one submission goes: the phases of each student in nbgrader's own log of the
@@ -35,6 +38,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
+from gradekit import cohort as catalog_of_cases
 from gradekit import grades
 from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
 from gradekit.shards import LOG_FORMAT, _nbgrader_env, grading_status, submitted_students
@@ -42,6 +46,13 @@ from gradekit.submissions import fill, only, reference_answers, region_exercises
 
 FLOOR = "floor"
 MIX = ["reference"] * 6 + ["ex1_and_ex2"] * 2 + ["only_ex1", "blank"]
+MISTAKES = (
+    "bug_tanh_derivative",
+    "bug_order_not_reversed",
+    "bug_neuron_no_bias",
+    "bug_rsub_order",
+    "bug_radd_recursion",
+)
 
 
 def log(message: str) -> None:
@@ -204,7 +215,7 @@ def kernel_manager(course: Path):
     except ImportError:
         return AsyncKernelManager, config, "plain kernel"
     steps = sandbox.course_autograde_preprocessors(course / "nbgrader_config.py")
-    sandboxed = any(step.rsplit(".", 1)[-1] == "SandboxedExecute" for step in steps)
+    sandboxed = any(map(sandbox._is_sandboxed_execute, steps))
     if sandboxed and sandbox.Sandbox(config=config).unavailable_reason() is None:
         return sandbox.SandboxedKernelManager, config, "sandboxed kernel"
     return AsyncKernelManager, config, "plain kernel"
@@ -278,6 +289,9 @@ def main() -> int:
     parser.add_argument("--k", type=int, default=200, help="submissions (default 200)")
     parser.add_argument("--shards", default="1,2,4", help="shard counts to measure (default 1,2,4)")
     parser.add_argument("--repeats", type=int, default=3, help="nbclient runs per variant for the breakdown")
+    parser.add_argument(
+        "--mistakes", type=int, default=10, help="one-mistake submissions graded (default 10)"
+    )
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temp folder)")
     args = parser.parse_args()
     shard_counts = [int(n) for n in args.shards.split(",")]
@@ -304,6 +318,16 @@ def main() -> int:
         expected = scores(course)
         course_phases = phases((logs / "sequential.log").read_text())
         parts = breakdown(course, students, args.repeats)
+
+        log(f"one mistake each: {args.mistakes} submissions ...")
+        mistakes_course = make_course(work / "mistakes", logs / "setup.log")
+        kit = catalog_of_cases.Kit.load(mistakes_course)
+        cases = {case.student: case for case in catalog_of_cases.catalog()}
+        wrong = [cases[MISTAKES[i % len(MISTAKES)]].build(kit) for i in range(args.mistakes)]
+        hand_in(mistakes_course, ASSIGNMENT, wrong)
+        mistakes_wall = nbgrader(mistakes_course, logs / "mistakes.log", "autograde", ASSIGNMENT)
+        worlds = re.findall(r"Error carried forward: (\d+) world", (logs / "mistakes.log").read_text())
+        mistakes_phases = phases((logs / "mistakes.log").read_text())
 
         for n in shard_counts:
             log(f"{n} shard(s) ...")
@@ -384,6 +408,12 @@ def main() -> int:
             print(f"{label:<46} {course_s:8.3f} {floor_s:8.3f}")
     executions = ", ".join(f"{v} {s:.2f} s" for v, s in parts["per_variant_execution"].items())
     print(f"cells per variant: {executions}")
+    mistakes_exec = mistakes_phases["executing, saving the scores"]
+    print(
+        f"one mistake each ({', '.join(MISTAKES)}): {mistakes_wall / args.mistakes:.3f} s/submission, "
+        f"'executing, saving the scores' {mistakes_exec:.3f} s (the mix above: {course_exec:.3f} s), "
+        f"{sum(map(int, worlds)) / max(len(worlds), 1):.1f} world(s) per submission"
+    )
     for note in notes:
         print(f"note: {note}")
     print()

@@ -6,8 +6,11 @@ Course content and nbgrader metadata:
 - `submissions`: submissions made from the release by filling its solution stubs.
 
 Grading, through nbgrader's plugin and preprocessor points (configured in nbgrader_config.py):
+- `checks`: the tests' framework: named checks with points and hints (copied into the notebook).
+- `probes`: test cells as the grader reads them: their checks, and code without expected values.
+- `judge`: the autograde step: checks run in the sandboxed kernel and are judged outside it.
+- `carry_forward`: a failed check runs again with the reference for the pieces it is not about.
 - `sandbox`: every student kernel of `nbgrader autograde` runs in a bubblewrap sandbox.
-- `scoring`: a test cell passes or fails, nothing in between.
 - `feedback`: feedback that never shows hidden tests.
 - `grades`: per-exercise scores, and an nbgrader export plugin for them.
 - `report`: the HTML grade report.

@@ -63,7 +63,17 @@ class Plan:
     @classmethod
     def load(cls, db_url: str, notebook: str, assignment: str, source: Path | None) -> Plan:
         """Test cells and points from the gradebook; the reference solution from `source`, the
-        instructor's notebook (None or missing: no error carried forward)."""
+        instructor's notebook (None or missing: no error carried forward). Read once per
+        autograde process (it grades one assignment); raises TestCellError for a test cell the
+        grader cannot use."""
+        stamp = source.stat().st_mtime_ns if source is not None and source.exists() else None
+        key = (db_url, notebook, assignment, str(source), stamp)
+        if key not in _PLANS:
+            _PLANS[key] = cls._read(db_url, notebook, assignment, source)
+        return _PLANS[key]
+
+    @classmethod
+    def _read(cls, db_url: str, notebook: str, assignment: str, source: Path | None) -> Plan:
         with Gradebook(db_url) as gradebook:
             stored = gradebook.find_notebook(notebook, assignment)
             points = {cell.name: float(cell.max_score) for cell in stored.grade_cells}
@@ -124,6 +134,9 @@ class Plan:
                 result = checks.verdict(item, outcome, grade_id, item.name in hidden)
                 results[grade_id][item.name] = self.censor(result)
         return results
+
+
+_PLANS: dict[tuple, Plan] = {}
 
 
 @dataclass
@@ -293,9 +306,14 @@ class JudgedExecute(SandboxedExecute):
                 if item.tests and not results[grade_id][item.name].passed:
                     worlds.setdefault(frozenset(item.tests), {}).setdefault(grade_id, []).append(item.name)
         definitions = [d for d in map(carry_forward.definitions_only, student_sources) if d]
-        for pieces, wanted in sorted(worlds.items(), key=lambda kv: sorted(kv[0])):
-            if carry_forward.unwritten(mine, plan.release, pieces):
-                continue
+        runnable = {p: w for p, w in worlds.items() if not carry_forward.unwritten(mine, plan.release, p)}
+        self.log.info(
+            "Error carried forward: %d world(s) for %d failed check(s) (%d world(s) of pieces as released)",
+            len(runnable),
+            sum(len(n) for w in worlds.values() for n in w.values()),
+            len(worlds) - len(runnable),
+        )
+        for pieces, wanted in sorted(runnable.items(), key=lambda kv: sorted(kv[0])):
             world = carry_forward.world(plan.reference, mine, pieces)
             layout = Layout()
             layout.add("", ("setup",))

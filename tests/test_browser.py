@@ -31,7 +31,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, grade_cells, nbgrader_meta
+from gradekit.notebooks import ASSIGNMENT, CHECKS_CELL, COURSE_ROOT, NOTEBOOK, grade_cells, nbgrader_meta
 
 pytestmark = pytest.mark.browser
 
@@ -259,13 +259,16 @@ def shot(page, name: str) -> None:
 def test_student_sees_unfinished_exercise_and_validate_verdict(student_lab, page, release_nb):
     from playwright.sync_api import expect
 
+    helpers_cell = next(
+        i for i, c in enumerate(release_nb.cells) if nbgrader_meta(c).get("grade_id") == CHECKS_CELL
+    )
     value_cell = next(i for i, c in enumerate(release_nb.cells) if "class Value" in c.source)
     first_ex1_test = next(
         i
         for i, c in enumerate(release_nb.cells)
         if nbgrader_meta(c).get("grade") and nbgrader_meta(c)["grade_id"].startswith("ex1_")
     )
-    assert value_cell < first_ex1_test
+    assert helpers_cell < value_cell < first_ex1_test
 
     # The kit's default_url opens the release notebook.
     page.goto(student_lab.url("/"))
@@ -278,16 +281,19 @@ def test_student_sees_unfinished_exercise_and_validate_verdict(student_lab, page
     expect(validate).to_be_visible()
     shot(page, "01-notebook-open.png")
 
-    # The Value class defines; the first ex1 test calls an unfinished operator.
-    for index in (value_cell, first_ex1_test):
+    # The checks and the Value class define; the first ex1 test calls unfinished operators, and
+    # every one of its checks says so.
+    for index in (helpers_cell, value_cell, first_ex1_test):
         cell = cells.nth(index)
         cell.scroll_into_view_if_needed()
-        cell.locator(".jp-InputArea-editor").click()
+        cell.click(position={"x": 40, "y": 12})  # the prompt area: selects it (the checks' cell is folded)
         page.keyboard.press("Shift+Enter")
         expect(cell.locator(".jp-InputArea-prompt")).to_have_text(re.compile(r"\[\d+\]:"))
-    expect(cells.nth(value_cell).locator(".jp-OutputArea-output")).to_have_count(0)
-    output = cells.nth(first_ex1_test).locator(".jp-OutputArea-output")
-    expect(output).to_contain_text("NotImplementedError")
+    for index in (helpers_cell, value_cell):
+        expect(cells.nth(index).locator(".jp-OutputArea-output")).to_have_count(0)
+    output = cells.nth(first_ex1_test).locator(".jp-OutputArea")  # the summary, then the error
+    expect(output).to_contain_text("checks failed")
+    expect(output).to_contain_text("sum_data (0/0.25): not written yet (NotImplementedError)")
     output.scroll_into_view_if_needed()
     shot(page, "02-not-implemented.png")
 
