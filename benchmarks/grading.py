@@ -1,10 +1,11 @@
 """How fast does the course grade? Autogrades a synthetic cohort of K submissions, in one run:
 
-- one sequential `nbgrader autograde` (seconds per submission, nbgrader's start-up included);
+- sequential `nbgrader autograde` runs (seconds per submission, nbgrader's start-up included),
+  taking turns with those of the floor (below), --rounds of each (default 2), averaged;
 - `python -m gradekit.shards --shards N` for N = 1, 2, 4 (wall time, same cohort, fresh gradebook);
 - one mistake each: --mistakes submissions (default 10) cycling through five one-mistake cases of
   the cohort, graded sequentially, to show what error carried forward costs (a world is a fresh
-  sandboxed kernel, run only for failed checks whose pieces are written);
+  sandboxed Python process, run only for failed checks whose pieces are written);
 - the floor: a trivial one-cell notebook assignment (one test cell, `assert True`) with K
   submissions, graded sequentially the same way;
 - where the time of one submission goes: the phases of each student in nbgrader's own log of the
@@ -12,7 +13,7 @@
   the scores, writing), nbgrader's start-up and exit (once per process), and, measured alone with
   nbclient on the very notebooks nbgrader executed, a kernel start and the notebook's cells.
 
-    python benchmarks/grading.py [--k 200] [--shards 1,2,4] [--keep DIR]
+    python benchmarks/grading.py [--k 200] [--shards 1,2,4] [--rounds 2] [--keep DIR]
 
 The cohort cycles through 10 students: 6 reference solutions, 2 with ex1 and ex2 done, 1 with only
 ex1, 1 untouched release. Every run must give the same scores as the sequential one. The last line
@@ -91,6 +92,12 @@ def phases(log_text: str) -> dict[str, float]:
         current = (PHASES[marker], when) if marker != "Setting destination file permissions" else None
     del totals["(done)"]
     return {phase: seconds / max(students, 1) for phase, seconds in totals.items()}
+
+
+def mean_phases(logfiles: list[Path]) -> dict[str, float]:
+    """`phases` of several runs, averaged."""
+    runs = [phases(path.read_text()) for path in logfiles]
+    return {phase: statistics.mean(r[phase] for r in runs) for phase in runs[0]}
 
 
 def run(course: Path, logfile: Path, *command: str, check: bool = True) -> float:
@@ -292,6 +299,9 @@ def main() -> int:
     parser.add_argument(
         "--mistakes", type=int, default=10, help="one-mistake submissions graded (default 10)"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="sequential runs of the course and of the floor, taking turns"
+    )
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temp folder)")
     args = parser.parse_args()
     shard_counts = [int(n) for n in args.shards.split(",")]
@@ -311,12 +321,29 @@ def main() -> int:
         students = hand_in(course, ASSIGNMENT, notebooks)
         shutil.copy(course / "gradebook.db", course / "gradebook.pristine.db")
 
-        log(f"sequential nbgrader autograde of {k} submissions ...")
-        reset(course)
-        walls = {"sequential": nbgrader(course, logs / "sequential.log", "autograde", ASSIGNMENT)}
-        all_graded(course)
+        log(f"floor: trivial one-cell notebook, {k} submissions ...")
+        floor_course = make_floor_course(work / "floor", logs / "setup.log")
+        release = read(floor_course / "release" / FLOOR / f"{FLOOR}.ipynb")
+        hand_in(floor_course, FLOOR, [release] * k)
+        shutil.copy(floor_course / "gradebook.db", floor_course / "gradebook.pristine.db")
+
+        # The course and the floor take turns, so that a machine that gets busier or quieter during
+        # the run weighs on both alike.
+        sequential_walls, floor_walls = [], []
+        for turn in range(args.rounds):
+            log(f"round {turn + 1}/{args.rounds}: nbgrader autograde of {k} submissions, then of the floor")
+            reset(course)
+            sequential_walls.append(
+                nbgrader(course, logs / f"sequential-{turn}.log", "autograde", ASSIGNMENT)
+            )
+            all_graded(course)
+            reset(floor_course)
+            floor_walls.append(nbgrader(floor_course, logs / f"floor-{turn}.log", "autograde", FLOOR))
+        walls = {"sequential": statistics.mean(sequential_walls)}
+        floor_wall = statistics.mean(floor_walls)
         expected = scores(course)
-        course_phases = phases((logs / "sequential.log").read_text())
+        course_phases = mean_phases([logs / f"sequential-{turn}.log" for turn in range(args.rounds)])
+        floor_phases = mean_phases([logs / f"floor-{turn}.log" for turn in range(args.rounds)])
         parts = breakdown(course, students, args.repeats)
 
         log(f"one mistake each: {args.mistakes} submissions ...")
@@ -346,12 +373,6 @@ def main() -> int:
                 if marker in shard_logs:
                     notes.append(f"shards N={n}: '{marker}' in the shard logs (the shard was rerun)")
 
-        log(f"floor: trivial one-cell notebook, {k} submissions ...")
-        floor_course = make_floor_course(work / "floor", logs / "setup.log")
-        release = read(floor_course / "release" / FLOOR / f"{FLOOR}.ipynb")
-        hand_in(floor_course, FLOOR, [release] * k)
-        floor_wall = nbgrader(floor_course, logs / "floor.log", "autograde", FLOOR)
-        floor_phases = phases((logs / "floor.log").read_text())
         floor_path = floor_course / "autograded" / "s0000" / FLOOR / f"{FLOOR}.ipynb"
         floor_nb = read(floor_path)
         floor_parts = [

@@ -266,6 +266,8 @@ def verdict(item, outcome, cell=None, hidden=False):
         kind = kind if kind.isidentifier() else "an exception"
         if kind == "NotImplementedError":
             problem = "not written yet (NotImplementedError)"
+        elif kind in ("NoResult", "KernelDied"):  # said by the grader, not by the probe
+            problem = message
         elif kind == "Timeout":
             problem = f"took too long ({message})"
         else:

@@ -6,12 +6,12 @@ For a notebook whose test cells are lists of checks (gradekit.checks), it
 1. runs the notebook in a sandboxed kernel (gradekit.sandbox) with every test cell replaced by its
    *probe code*: the cell's visible checks, every `expect=` taken out (gradekit.probes). The
    hidden checks of all cells run after the last cell of the notebook, so no code of the student's
-   that runs later can show them in its outputs. Each probe publishes what it returned (JSON);
-   nothing else crosses from the kernel to the grader;
+   that runs later can show them in its outputs. Each probe writes what it returned, as a line of
+   JSON, to a file descriptor of the grader's; nothing else crosses from the kernel to the grader;
 2. judges every check in this process, with the expectations read from the gradebook's copy of
    the test cells, by the function the notebook itself uses (`gradekit.checks.verdict`);
 3. runs each failed check again in the world of its pieces (gradekit.carry_forward), in a fresh
-   sandboxed kernel, and keeps the better result (error carried forward);
+   sandboxed Python process, and keeps the better result (error carried forward);
 4. writes the results into each test cell: a table of its checks (passed or not, points, what
    went wrong, the hint, carried forward or not), the cell's score as an `execute_result`
    (nbgrader's partial credit: SaveAutoGrades stores it), and the same results as plain data in
@@ -29,11 +29,15 @@ import html
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
 from nbclient.exceptions import DeadKernelError
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
@@ -41,8 +45,8 @@ from nbgrader.utils import is_grade, is_solution
 from traitlets import Bool, Float, Integer
 
 from gradekit import carry_forward, checks, probes
-from gradekit.notebooks import nbgrader_meta, read, secret_lines
-from gradekit.sandbox import SandboxedExecute
+from gradekit.notebooks import CHECKS_CELL, nbgrader_meta, read, secret_lines
+from gradekit.sandbox import Sandbox, SandboxedExecute, SandboxUnavailable, _protected_paths
 
 KILLED = {"type": "KernelDied", "message": "the kernel stopped while this check ran (os._exit, a crash)"}
 RESULTS_LIMIT = 64 * 1024 * 1024  # bytes of results read from one kernel run (its RLIMIT_FSIZE)
@@ -129,7 +133,11 @@ class Plan:
                 if only is not None and item.name not in only.get(grade_id, ()):
                     continue
                 outcome = outcomes.get((grade_id, item.name)) or {
-                    "error": {"type": "NoResult", "message": "the check never reported back"}
+                    "error": {
+                        "type": "NoResult",
+                        "message": "no result: the check never reported back (the cell ran out of time, "
+                        "or the code before it stopped the kernel or replaced the checks)",
+                    }
                 }
                 result = checks.verdict(item, outcome, grade_id, item.name in hidden)
                 results[grade_id][item.name] = self.censor(result)
@@ -252,6 +260,8 @@ class JudgedExecute(SandboxedExecute):
                 )
             elif index in killers:
                 layout.add("", ("killed", index))
+            elif grade_id == CHECKS_CELL and nbgrader_meta(cell).get("locked"):
+                continue  # the notebook's copy of the checks: the grader loads its own
             else:
                 layout.add(cell.source, ("student", index), cell)
         for grade_id, test in plan.cells.items():
@@ -283,6 +293,65 @@ class JudgedExecute(SandboxedExecute):
             shutil.rmtree(folder, ignore_errors=True)
         outcomes, running = collect(lines, layout)
         return run, died, outcomes, running
+
+    def _run_program(self, layout: Layout, nb, resources):
+        """Run the cells of `layout` one after another in a fresh sandboxed Python process, each
+        cell's failure costing only itself: what the probes reported ((grade_id, check) ->
+        outcome), and the check that was running if the process died. (Not a Jupyter kernel: a
+        world needs no notebook, and a plain process starts many times faster.)"""
+        folder = tempfile.mkdtemp(prefix="gradekit-world-")
+        path = os.path.join(folder, "results.jsonl")
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        layout.cells[0].source = probes.setup_code(self.probe_limit, fd)
+        program = [
+            [f"<gradekit {role[0]} cell {i}>", c.source]
+            for i, (c, role) in enumerate(zip(layout.cells, layout.roles))
+        ]
+        cwd = (resources or {}).get("metadata", {}).get("path") or os.getcwd()
+        command = [self._python(nb), "-c", RUNNER]
+        sandbox = Sandbox(parent=self)
+        reason, env = sandbox.unavailable_reason(), {}
+        if reason is None:
+            unused = os.path.join(folder, "connection.json")
+            Path(unused).write_text("{}")
+            protected = [folder, *_protected_paths(self.config)]
+            command = sandbox.command(command, cwd=cwd, connection_file=unused, protected=protected)
+        elif sandbox.allow_unsandboxed:
+            env = dict(os.environ)
+        else:
+            raise SandboxUnavailable(sandbox.refusal(reason))
+        probe_cells = sum(role[0] == "probe" for role in layout.roles)
+        seconds = (self.timeout or 30) * (1 + probe_cells)
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(fd,),
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            process.communicate(json.dumps(program).encode(), timeout=seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        finally:
+            os.close(fd)
+            with open(path, "rb") as fh:
+                lines = fh.read(RESULTS_LIMIT).splitlines()
+            shutil.rmtree(folder, ignore_errors=True)
+        return collect(lines, layout)
+
+    def _python(self, nb) -> str:
+        """The Python of the kernel the notebook asks for (its kernelspec), for world processes."""
+        name = self.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
+        try:
+            argv = KernelSpecManager(config=self.config).get_kernel_spec(name).argv
+        except Exception:
+            return sys.executable
+        return shutil.which(argv[0]) or argv[0]
 
     def create_kernel_manager(self):
         km = super().create_kernel_manager()
@@ -324,9 +393,9 @@ class JudgedExecute(SandboxedExecute):
                 layout.add(
                     plan.cells[grade_id].probe_code(names, self._seconds()), ("probe", grade_id, names)
                 )
-            _, died, outcomes, _ = self._run(layout, nb, resources)
-            if died is not None:
-                self.log.warning("The kernel died in the world of %s", sorted(pieces))
+            outcomes, running = self._run_program(layout, nb, resources)
+            if running is not None:
+                self.log.warning("The world of %s stopped in %s", sorted(pieces), running)
             again = plan.judge(outcomes, {g: set(n) for g, n in wanted.items()})
             for grade_id, names in wanted.items():
                 for name in names:
@@ -382,6 +451,22 @@ class JudgedExecute(SandboxedExecute):
             ]
             cell.execution_count = counts.get(grade_id)
             cell.metadata["gradekit"] = {"score": score, "checks": [r.as_dict() for r in found]}
+
+
+# Runs a world: each [label, source] read as JSON from stdin, in order, in __main__.
+RUNNER = """\
+import json, sys
+
+def _gradekit_program(cells):
+    import __main__
+    for label, source in cells:
+        try:
+            exec(compile(source, label, "exec"), vars(__main__))
+        except BaseException:
+            pass
+
+_gradekit_program(json.load(sys.stdin))
+"""
 
 
 def collect(lines: list[bytes], layout: Layout):
