@@ -382,6 +382,7 @@ class JudgedExecute(SandboxedExecute):
             sum(len(n) for w in worlds.values() for n in w.values()),
             len(worlds) - len(runnable),
         )
+        carried, suspects = [], set().union(*(p for p in worlds if p not in runnable))
         for pieces, wanted in sorted(runnable.items(), key=lambda kv: sorted(kv[0])):
             world = carry_forward.world(plan.reference, mine, pieces)
             layout = Layout()
@@ -397,12 +398,18 @@ class JudgedExecute(SandboxedExecute):
             if running is not None:
                 self.log.warning("The world of %s stopped in %s", sorted(pieces), running)
             again = plan.judge(outcomes, {g: set(n) for g, n in wanted.items()})
+            carried.append((pieces, wanted, again))
+        # Which pieces still fail their own checks: the likely cause of what was carried forward.
+        for pieces, wanted, again in carried:
+            if not all(again[g][n].passed for g, names in wanted.items() for n in names):
+                suspects.update(pieces)
+        for pieces, wanted, again in carried:
             for grade_id, names in wanted.items():
                 for name in names:
                     second = again[grade_id][name]
                     if second.passed:
                         first = results[grade_id][name]
-                        second.note = carried_note(pieces, first.problem)
+                        second.note = carried_note(pieces, first.problem, suspects)
                         results[grade_id][name] = second
 
     # -- writing the results -------------------------------------------------------------------
@@ -495,11 +502,18 @@ def collect(lines: list[bytes], layout: Layout):
     return found, running
 
 
-def carried_note(pieces, problem: str) -> str:
+def carried_note(pieces, problem: str, suspects) -> str:
+    """The feedback of a check that passed only by error carried forward: what it is about, what
+    went wrong with the student's own code (shortened), and which of the student's other pieces
+    fail their own checks, the likely cause."""
     names = ", ".join(sorted(pieces))
+    others = sorted(set(suspects) - set(pieces))
+    cause = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
     return (
-        f"error carried forward: your {names} is right; it passes with the reference solution for "
-        f"everything else, and fails with your own code: {problem}"
+        f"error carried forward: your {names} is right (it passes with the reference solution for the "
+        f"rest); with your own code it fails"
+        + (f", probably because of {cause}, whose own checks fail" if cause else "")
+        + f": {checks._short(problem, 100)}"
     )
 
 
@@ -513,6 +527,9 @@ def render_text(grade_id: str, results: list[checks.Result]) -> str:
     return "\n".join(lines) + "\n"
 
 
+PAD = 'style="padding: 2px 10px; text-align: left; vertical-align: top"'
+
+
 def render_html(grade_id: str, results: list[checks.Result]) -> str:
     score = sum(r.score for r in results)
     total = sum(r.points for r in results)
@@ -524,13 +541,14 @@ def render_html(grade_id: str, results: list[checks.Result]) -> str:
         if r.note:
             what += f"<br><em>{html.escape(r.note)}</em>"
         rows.append(
-            f'<tr class="{"passed" if r.passed else "failed"}"><td>{"✓" if r.passed else "✗"}</td>'
-            f"<td><code>{html.escape(r.name)}</code>{' (hidden)' if r.hidden else ''}</td>"
-            f"<td>{r.score:g} / {r.points:g}</td><td>{what}</td></tr>"
+            f'<tr class="{"passed" if r.passed else "failed"}"><td {PAD}>{"✓" if r.passed else "✗"}</td>'
+            f"<td {PAD}><code>{html.escape(r.name)}</code>{' (hidden)' if r.hidden else ''}</td>"
+            f"<td {PAD}>{r.score:g}&nbsp;/&nbsp;{r.points:g}</td><td {PAD}>{what}</td></tr>"
         )
     return (
         f"<p><strong>{html.escape(grade_id)}</strong>: {sum(r.passed for r in results)} of {len(results)} "
         f"checks passed, {score:g} of {total:g} points</p>"
-        "<table><thead><tr><th></th><th>check</th><th>points</th><th>what went wrong</th></tr></thead>"
+        f"<table><thead><tr><th></th><th {PAD}>check</th><th {PAD}>points</th>"
+        f"<th {PAD}>what went wrong</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
