@@ -13,8 +13,8 @@ A *world* for a set of pieces S is the student's notebook with every top-level d
 reference solution that is not in S put in its place, and a class that has some pieces in S
 replaced by a *hybrid*: the reference class, with the student's versions of those pieces. When a
 check fails with the student's own code, the grader runs it again in the world of its pieces, in a
-fresh sandboxed kernel, and keeps the better result. Only the reference definitions outside S
-exist in that kernel, so no student code can call the reference version of a piece it is
+fresh sandboxed process, and keeps the better result. Only the reference definitions outside S
+exist in that process, so no student code can call the reference version of a piece it is
 judged on.
 
 A piece the student left as released (the stub) cannot pass: its world is not run.
