@@ -115,7 +115,9 @@ def piece_source(statements: list[ast.stmt], piece: str) -> str | None:
             outer.body = [n for n in outer.body if not isinstance(n, ast.FunctionDef)] or [ast.Pass()]
         return ast.unparse(outer)
     inner = _nested(member)
-    return ast.unparse(inner) if inner is not None and len(parts) == 3 else None
+    if inner is None:  # a closure written another way (a lambda, two functions): the whole method
+        return ast.unparse(member)
+    return ast.unparse(inner) if len(parts) == 3 else None
 
 
 def pieces_of(statements: list[ast.stmt]) -> set[str]:
@@ -131,6 +133,39 @@ def pieces_of(statements: list[ast.stmt]) -> set[str]:
                 if inner is not None:
                     found.add(f"{name}.{member_name}.{inner.name}")
     return found
+
+
+def changed_elsewhere(statements: list[ast.stmt], name: str) -> bool:
+    """Whether code outside the class body of `name` changes the class: a class decorator, or a
+    top-level statement that sets, deletes or `setattr`s one of its attributes. Such a class is
+    more than its body, so it is not taken apart."""
+    cls = definitions(statements).get(name)
+    if isinstance(cls, ast.ClassDef) and cls.decorator_list:
+        return True
+    for node in statements:
+        targets = []
+        if isinstance(node, (ast.Assign, ast.Delete)):
+            targets = node.targets
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        for target in targets:
+            for part in ast.walk(target):
+                if (
+                    isinstance(part, ast.Attribute)
+                    and isinstance(part.value, ast.Name)
+                    and part.value.id == name
+                ):
+                    return True
+        for call in ast.walk(node):
+            if (
+                isinstance(call, ast.Call)
+                and getattr(call.func, "id", None) in ("setattr", "delattr")
+                and call.args
+                and isinstance(call.args[0], ast.Name)
+                and call.args[0].id == name
+            ):
+                return True
+    return False
 
 
 def hybrid_class(reference: ast.ClassDef, student: ast.ClassDef, pieces: set[str]) -> ast.ClassDef:
@@ -188,7 +223,11 @@ def world(reference: list[ast.stmt], student: list[ast.stmt], pieces: Iterable[s
     hybrids: dict[str, str] = {}
     for name in {p.split(".")[0] for p in pieces if "." in p} - whole:
         ref_class, student_class = ref_defs.get(name), student_defs.get(name)
-        if isinstance(ref_class, ast.ClassDef) and isinstance(student_class, ast.ClassDef):
+        if (
+            isinstance(ref_class, ast.ClassDef)
+            and isinstance(student_class, ast.ClassDef)
+            and not changed_elsewhere(student, name)
+        ):
             parts = {p for p in pieces if p.startswith(f"{name}.")}
             hybrids[name] = ast.unparse(hybrid_class(ref_class, student_class, parts))
         else:  # the student's class cannot be taken apart: all of it is the student's
@@ -242,15 +281,21 @@ def _is_definition(node: ast.stmt) -> bool:
     if isinstance(node, _DEFINITION):
         return True
     if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-        value = node.value
-        return value is None or not any(
-            isinstance(n, (ast.Call, ast.Await, ast.Yield)) for n in ast.walk(value)
-        )
+        return node.value is None or not _runs(node.value)
     if isinstance(node, (ast.If, ast.Try)):
         inner = node.body + node.orelse + getattr(node, "finalbody", [])
         inner += [n for handler in getattr(node, "handlers", []) for n in handler.body]
         return all(_is_definition(n) or isinstance(n, ast.Pass) for n in inner)
     return False
+
+
+def _runs(node: ast.AST) -> bool:
+    """Whether evaluating the expression `node` calls anything (a lambda's body runs later)."""
+    if isinstance(node, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)):
+        return True
+    if isinstance(node, ast.Lambda):
+        return any(_runs(d) for d in node.args.defaults + [d for d in node.args.kw_defaults if d])
+    return any(_runs(child) for child in ast.iter_child_nodes(node))
 
 
 def definitions_only(source: str) -> str | None:

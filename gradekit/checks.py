@@ -31,7 +31,9 @@ This cell is a copy of gradekit/checks.py of the course kit. Please do not reuse
 
 import json
 import math
+import os
 import signal
+import threading
 import time
 
 __all__ = ["check", "identify", "report"]
@@ -50,12 +52,13 @@ class Check:
     `limit`: seconds the probe may run when graded (None: the grader's default).
     """
 
-    __slots__ = ("expect", "hint", "limit", "name", "points", "probe", "result", "tests", "tol")
+    __slots__ = ("expect", "hint", "limit", "name", "points", "probe", "result", "run", "tests", "tol")
 
     def __init__(self, name, points, probe, expect, hint, tests, tol, limit):
         self.name, self.points, self.probe, self.expect = name, float(points), probe, expect
         self.hint, self.tests, self.tol, self.limit = hint, tests, tol, limit
         self.result = None  # notebook mode: the Result, kept until `report`
+        self.run = _cell_run()  # notebook mode: which run of a cell defined it
 
 
 class Result:
@@ -117,12 +120,12 @@ def check(points, probe=None, *, expect=None, hint="", tests=(), name=None, tol=
         )
     tests = (tests,) if isinstance(tests, str) else tuple(tests)
     item = Check(name or probe.__name__, points, probe, expect, hint, tests, tol, limit)
-    _mode.checks.append(item)
     if _mode.kind == "probe":
         if _mode.only is None or item.name in _mode.only:
             _publish(item)
     elif _mode.kind == "notebook":
         item.result = verdict(item, observe(item))
+    _mode.checks.append(item)
     return probe
 
 
@@ -134,7 +137,8 @@ def report(grade_id):
     checks, _mode.checks = _mode.checks, []
     if _mode.kind != "notebook":
         return None
-    results = [item.result for item in checks]
+    run = _cell_run()  # (a cell stopped before its report leaves checks of its own behind)
+    results = [item.result for item in checks if item.run == run and item.result is not None]
     failed = [r for r in results if not r.passed]
     score = sum(r.score for r in results)
     total = sum(r.points for r in results)
@@ -166,6 +170,14 @@ def identify(items, **known):
     return names
 
 
+def _cell_run():
+    """Which run of a notebook cell this is (IPython's execution count), or None outside IPython."""
+    try:
+        return get_ipython().execution_count  # a builtin in IPython
+    except NameError:
+        return None
+
+
 def begin(cell, only=None, seconds=None):
     """Probe mode: the checks that follow belong to test cell `cell`; run those named in `only`
     (all if None), and start none after `seconds` (the grader's cell timeout, less a margin)."""
@@ -180,30 +192,59 @@ class ProbeTimeout(BaseException):
     """A probe ran out of time (a BaseException, so that `except Exception` does not stop it)."""
 
 
+GRACE = 2.0  # probe mode: seconds past its limit after which a probe that still runs ends the process
+_watched = None  # probe mode: (time.monotonic() deadline, cell, check) of the probe running now
+
+
 def _alarm(signum, frame):
     raise ProbeTimeout()
 
 
+def _watchdog():
+    """Probe mode, in a thread: a probe that outlives its limit by GRACE seconds (it caught every
+    ProbeTimeout, or cancelled the alarm) is reported as too slow and the process ends; the grader
+    then runs the notebook again without that check."""
+    while True:
+        time.sleep(0.1)
+        watched = _watched
+        if watched is not None and time.monotonic() > watched[0] + GRACE:
+            message = "kept running after its time limit"
+            _mode.publish(
+                {"cell": watched[1], "check": watched[2], "error": {"type": "Timeout", "message": message}}
+            )
+            os._exit(75)
+
+
 def observe(item, limit=None):
     """Run the probe of `item`: {"value": plain data} or {"error": {"type": ..., "message": ...}},
-    with `seconds`. The value goes through JSON, as it does on its way to the grader."""
+    and "seconds" it took. The value goes through JSON, as it does on its way to the grader.
+    `limit`: seconds the probe may run (probe mode; SIGALRM, repeated every 0.25 s, then the
+    watchdog)."""
+    global _watched
     start = time.monotonic()
     timed = limit is not None and hasattr(signal, "setitimer")
     if timed:
+        if not any(t.name == "gradekit-watchdog" for t in threading.enumerate()):
+            threading.Thread(target=_watchdog, name="gradekit-watchdog", daemon=True).start()
+        _watched = (start + max(limit, 0.001), _mode.cell, item.name)
         previous = signal.signal(signal.SIGALRM, _alarm)
-        signal.setitimer(signal.ITIMER_REAL, max(limit, 0.001))
+        signal.setitimer(signal.ITIMER_REAL, max(limit, 0.001), 0.25)
     try:
-        outcome = {"value": json.loads(json.dumps(plain(item.probe())))}
-    except ProbeTimeout:
+        try:
+            outcome = {"value": json.loads(json.dumps(plain(item.probe())))}
+        except ProbeTimeout:
+            outcome = {"error": {"type": "Timeout", "message": f"still running after {limit:g} s"}}
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit too: a check never ends the kernel
+            outcome = {"error": {"type": type(exc).__name__, "message": _message(exc)}}
+        finally:
+            if timed:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+                _watched = None
+    except ProbeTimeout:  # the alarm fired between the probe's end and the timer's
         outcome = {"error": {"type": "Timeout", "message": f"still running after {limit:g} s"}}
-    except KeyboardInterrupt:
-        raise
-    except BaseException as exc:  # SystemExit too: a check never ends the kernel
-        outcome = {"error": {"type": type(exc).__name__, "message": _message(exc)}}
-    finally:
-        if timed:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
     outcome["seconds"] = round(time.monotonic() - start, 4)
     return outcome
 
@@ -266,7 +307,7 @@ def verdict(item, outcome, cell=None, hidden=False):
         kind = kind if kind.isidentifier() else "an exception"
         if kind == "NotImplementedError":
             problem = "not written yet (NotImplementedError)"
-        elif kind in ("NoResult", "KernelDied"):  # said by the grader, not by the probe
+        elif error.get("origin") == "grader":  # the grader's own words: no result, a dead kernel
             problem = message
         elif kind == "Timeout":
             problem = f"took too long ({message})"
@@ -284,7 +325,10 @@ def verdict(item, outcome, cell=None, hidden=False):
         else:
             problem = f"got {show(outcome['value'])}"
     else:
-        problem = "; ".join(differences(item.expect, outcome["value"], item.tol))
+        try:
+            problem = "; ".join(differences(item.expect, outcome["value"], item.tol))
+        except TypeError as exc:  # the author's expect= is not plain data
+            problem = f"this check cannot judge: {exc}"
     return Result(cell, item.name, item.points, problem, item.hint, hidden)
 
 
@@ -302,10 +346,13 @@ def differences(expected, got, tol=1e-9, where=""):
     if isinstance(expected, bool) or expected is None or isinstance(expected, str):
         same = type(got) is type(expected) and got == expected
     elif isinstance(expected, (int, float)):
-        same = type(got) in (int, float) and (
-            (math.isnan(expected) and math.isnan(got))
-            or math.isclose(got, expected, rel_tol=tol, abs_tol=1e-12)
-        )
+        try:
+            same = type(got) in (int, float) and (
+                (math.isnan(expected) and math.isnan(got))
+                or math.isclose(got, expected, rel_tol=tol, abs_tol=1e-12)
+            )
+        except (OverflowError, ValueError):  # an integer too large for a float is no match
+            same = False
     elif isinstance(expected, (list, tuple)):
         if type(got) is not list or len(got) != len(expected):
             return [f"{at}expected {show(expected)}, got {show(got)}"]

@@ -813,7 +813,7 @@ CATALOG: tuple[Case, ...] = (
             "ex3_neuron/linear_neuron",
             text="no attribute 'bias'",
         )
-        | named("ex3_neuron/random_uniform_start", text="6 different numbers")
+        | named("ex3_neuron/random_uniform_start", text="drawn with random.uniform(-1, 1)")
         | named("ex3_neuron/one_input", text="expected 2, got 1"),
         # Layer and MLP are right: with the reference Neuron their counts and outputs are right
         carried=frozenset(
@@ -1002,23 +1002,20 @@ CATALOG: tuple[Case, ...] = (
             "value_class",
             "Value.__eq__ = lambda self, other: True\n",
         ),
+        # negation and the reflected product call `*`; and Value, patched from outside its body,
+        # is judged whole (no reference `*` in its place), so they fail as well
         named(
             "ex1_add_mul/product_data",
             "ex1_reflected_and_numbers/times_number",
             "ex1_reflected_and_numbers/times_float",
+            "ex1_reflected_and_numbers/number_times",
+            "ex1_reflected_and_numbers/negative_times",
+            "ex1_sub_div_pow/neg_data",
+            "ex1_sub_div_pow/neg_twice",
             text="expected",
         )
         | named("ex1_add_mul/nodes_are_distinct", text="equal: expected False, got True")
         | every(EX2 + EX3),
-        # negation and the reflected product only call `*`: with the reference `*` they are right
-        carried=frozenset(
-            {
-                "ex1_sub_div_pow/neg_data",
-                "ex1_sub_div_pow/neg_twice",
-                "ex1_reflected_and_numbers/number_times",
-                "ex1_reflected_and_numbers/negative_times",
-            }
-        ),
         review=True,
     ),
     Case(

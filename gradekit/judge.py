@@ -46,9 +46,19 @@ from traitlets import Bool, Float, Integer
 
 from gradekit import carry_forward, checks, probes
 from gradekit.notebooks import CHECKS_CELL, nbgrader_meta, read, secret_lines
-from gradekit.sandbox import Sandbox, SandboxedExecute, SandboxUnavailable, _protected_paths
+from gradekit.sandbox import Sandbox, SandboxedExecute, SandboxUnavailable, _protected_paths, seccomp_fd
 
-KILLED = {"type": "KernelDied", "message": "the kernel stopped while this check ran (os._exit, a crash)"}
+KILLED = {
+    "type": "KernelDied",
+    "message": "the kernel stopped while this check ran (os._exit, a crash)",
+    "origin": "grader",
+}
+NO_RESULT = {
+    "type": "NoResult",
+    "message": "no result: the check never reported back (the cell ran out of time, or the code "
+    "before it stopped the kernel or replaced the checks)",
+    "origin": "grader",
+}
 RESULTS_LIMIT = 64 * 1024 * 1024  # bytes of results read from one kernel run (its RLIMIT_FSIZE)
 QUOTE = 16  # characters: a message holding this much of the hidden checks' code is not shown
 
@@ -87,10 +97,16 @@ class Plan:
         for name, text, kind in sources:
             if name not in points or name in solutions or kind != "code":
                 continue
-            if "report(" not in text:
+            if not probes.is_checks(text):
                 continue  # an ordinary nbgrader test cell
             cell = probes.TestCell.parse(name, text)
             found = cell.specs()
+            for item in found:
+                if not callable(item.expect):
+                    try:
+                        checks.differences(item.expect, item.expect)
+                    except TypeError as exc:
+                        raise probes.TestCellError(f"{name}/{item.name}: {exc}") from exc
             total = sum(item.points for item in found)
             if abs(total - points[name]) > 1e-9:
                 raise probes.TestCellError(
@@ -110,13 +126,28 @@ class Plan:
         secret = frozenset(line[i : i + QUOTE] for line in hidden_code for i in range(len(line) - QUOTE + 1))
         return cls(cells, specs, points, reference, release, secret)
 
-    def censor(self, result: checks.Result) -> checks.Result:
-        """A result whose message quotes the hidden checks' code (which a submission can watch
-        run) says so instead: feedback is no way out for them."""
-        text = result.problem
-        if any(text[i : i + QUOTE] in self.secret for i in range(len(text) - QUOTE + 1)):
-            result.problem = "failed, with a message that quotes the hidden checks (not shown)"
-        return result
+    def quotes(self, text: str) -> bool:
+        """Whether `text` holds QUOTE characters in a row of the hidden checks' code."""
+        return any(text[i : i + QUOTE] in self.secret for i in range(len(text) - QUOTE + 1))
+
+    def censor(self, outcome: dict) -> dict:
+        """What a probe reported, with every string that quotes the hidden checks' code (which a
+        submission can watch run) replaced: its feedback is no way out for them. Only what came from
+        the student's process is censored, never the author's own messages."""
+        said = "a message that quotes the hidden checks (not shown)"
+
+        def clean(value):
+            if isinstance(value, str):
+                return said if self.quotes(value) else value
+            if isinstance(value, list):
+                return [clean(v) for v in value]
+            if isinstance(value, dict):
+                return {k: clean(v) for k, v in value.items()}
+            return value
+
+        if "error" in outcome and outcome["error"].get("origin") != "grader":
+            return {"error": {**outcome["error"], "message": clean(str(outcome["error"].get("message", "")))}}
+        return {"value": clean(outcome["value"])} if "value" in outcome else outcome
 
     def hidden(self, grade_id: str) -> set[str]:
         return set(self.cells[grade_id].hidden_names)
@@ -132,15 +163,10 @@ class Plan:
             for item in found:
                 if only is not None and item.name not in only.get(grade_id, ()):
                     continue
-                outcome = outcomes.get((grade_id, item.name)) or {
-                    "error": {
-                        "type": "NoResult",
-                        "message": "no result: the check never reported back (the cell ran out of time, "
-                        "or the code before it stopped the kernel or replaced the checks)",
-                    }
-                }
-                result = checks.verdict(item, outcome, grade_id, item.name in hidden)
-                results[grade_id][item.name] = self.censor(result)
+                outcome = outcomes.get((grade_id, item.name)) or {"error": NO_RESULT}
+                results[grade_id][item.name] = checks.verdict(
+                    item, self.censor(outcome), grade_id, item.name in hidden
+                )
         return results
 
 
@@ -216,30 +242,40 @@ class JudgedExecute(SandboxedExecute):
         return nb, resources
 
     def _seconds(self) -> float | None:
-        return None if not self.timeout else 0.8 * self.timeout
+        """Seconds a test cell's checks may take (a margin under the cell timeout); None or -1 as
+        the timeout (nbclient's "no timeout") give None."""
+        return None if self.timeout is None or self.timeout <= 0 else 0.8 * self.timeout
 
     def _phase_one(self, nb, resources, plan: Plan):
         """Run the notebook with probes; restart without whatever killed the kernel."""
         skipped: dict[str, set[str]] = {}  # grade_id -> checks that killed the kernel
         killers: set[int] = set()  # notebook cells that killed the kernel
+        last_words: dict = {}  # what a check that killed the kernel reported before it did
         for _ in range(self.max_kernel_deaths + 1):
             layout = self._layout(nb, plan, skipped, killers)
-            run, died, outcomes, running = self._run(layout, nb, resources)
+            run, died, outcomes, started = self._run(layout, nb, resources)
             if died is None:
                 for grade_id, names in skipped.items():
                     for name in names:
-                        outcomes[(grade_id, name)] = {"error": KILLED}
+                        outcomes[(grade_id, name)] = last_words.get((grade_id, name)) or {"error": KILLED}
                 return outcomes, (run, layout), killers
+            if died < 0:
+                raise DeadKernelError("the kernel died before the notebook started")
             role = layout.roles[died]
-            if running is not None:
-                skipped.setdefault(running[0], set()).add(running[1])
-            elif role[0] == "probe":  # before its first check started: none of them can run
-                skipped.setdefault(role[1], set()).update(role[2])
+            if role[0] == "probe":
+                # the check of that cell that started last (it may have said why before dying)
+                mine = [key for key in started if key[0] == role[1] and key[1] in role[2]]
+                if mine:
+                    skipped.setdefault(role[1], set()).add(mine[-1][1])
+                    if mine[-1] in outcomes:
+                        last_words[mine[-1]] = outcomes[mine[-1]]
+                else:  # before its first check started: none of them can run
+                    skipped.setdefault(role[1], set()).update(role[2])
             elif role[0] == "student":
                 killers.add(role[1])
             else:
                 raise DeadKernelError("the kernel died while the grader set it up")
-            self.log.warning("The kernel died in %s; running the notebook again without it", running or role)
+            self.log.warning("The kernel died in %s; running the notebook again without it", role[:2])
         raise DeadKernelError(f"the kernel died {self.max_kernel_deaths + 1} times")
 
     def _layout(self, nb, plan: Plan, skipped, killers) -> Layout:
@@ -273,7 +309,7 @@ class JudgedExecute(SandboxedExecute):
     def _run(self, layout: Layout, nb, resources):
         """Execute the cells of `layout` in a new sandboxed kernel: the executed notebook, the
         index of the cell in which the kernel died (None if it did not), what the probes reported
-        ((grade_id, check) -> outcome), and the check that was running when the kernel died."""
+        ((grade_id, check) -> outcome), and the checks that started, in order."""
         folder = tempfile.mkdtemp(prefix="gradekit-results-")
         path = os.path.join(folder, "results.jsonl")
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -291,8 +327,8 @@ class JudgedExecute(SandboxedExecute):
             with open(path, "rb") as fh:
                 lines = fh.read(RESULTS_LIMIT).splitlines()
             shutil.rmtree(folder, ignore_errors=True)
-        outcomes, running = collect(lines, layout)
-        return run, died, outcomes, running
+        outcomes, started = collect(lines, layout)
+        return run, died, outcomes, started
 
     def _run_program(self, layout: Layout, nb, resources):
         """Run the cells of `layout` one after another in a fresh sandboxed Python process, each
@@ -302,47 +338,54 @@ class JudgedExecute(SandboxedExecute):
         folder = tempfile.mkdtemp(prefix="gradekit-world-")
         path = os.path.join(folder, "results.jsonl")
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        layout.cells[0].source = probes.setup_code(self.probe_limit, fd)
-        program = [
-            [f"<gradekit {role[0]} cell {i}>", c.source]
-            for i, (c, role) in enumerate(zip(layout.cells, layout.roles))
-        ]
-        cwd = (resources or {}).get("metadata", {}).get("path") or os.getcwd()
-        command = [self._python(nb), "-c", RUNNER]
-        sandbox = Sandbox(parent=self)
-        reason, env = sandbox.unavailable_reason(), {}
-        if reason is None:
-            unused = os.path.join(folder, "connection.json")
-            Path(unused).write_text("{}")
-            protected = [folder, *_protected_paths(self.config)]
-            command = sandbox.command(command, cwd=cwd, connection_file=unused, protected=protected)
-        elif sandbox.allow_unsandboxed:
-            env = dict(os.environ)
-        else:
-            raise SandboxUnavailable(sandbox.refusal(reason))
-        probe_cells = sum(role[0] == "probe" for role in layout.roles)
-        seconds = (self.timeout or 30) * (1 + probe_cells)
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            pass_fds=(fd,),
-            cwd=cwd,
-            env=env,
-            start_new_session=True,
-        )
+        filter_fd = seccomp_fd()
         try:
-            process.communicate(json.dumps(program).encode(), timeout=seconds)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            layout.cells[0].source = probes.setup_code(self.probe_limit, fd)
+            program = [
+                [f"<gradekit {role[0]} cell {i}>", c.source]
+                for i, (c, role) in enumerate(zip(layout.cells, layout.roles))
+            ]
+            cwd = (resources or {}).get("metadata", {}).get("path") or os.getcwd()
+            command = [self._python(nb), "-c", RUNNER]
+            sandbox = Sandbox(parent=self)
+            reason, env = sandbox.unavailable_reason(), {}
+            if reason is None:
+                unused = os.path.join(folder, "connection.json")
+                Path(unused).write_text("{}")
+                protected = [folder, *_protected_paths(self.config)]
+                command = sandbox.command(
+                    command, cwd=cwd, connection_file=unused, protected=protected, seccomp=filter_fd
+                )
+            elif sandbox.allow_unsandboxed:
+                env = dict(os.environ)
+            else:
+                raise SandboxUnavailable(sandbox.refusal(reason))
+            cell_timeout = self.timeout if self.timeout and self.timeout > 0 else 30
+            seconds = cell_timeout * (1 + sum(role[0] == "probe" for role in layout.roles))
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(fd, filter_fd),
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+            )
+            try:
+                process.communicate(json.dumps(program).encode(), timeout=seconds)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
         finally:
             os.close(fd)
+            os.close(filter_fd)
             with open(path, "rb") as fh:
                 lines = fh.read(RESULTS_LIMIT).splitlines()
             shutil.rmtree(folder, ignore_errors=True)
-        return collect(lines, layout)
+        outcomes, started = collect(lines, layout)
+        running = next((key for key in reversed(started) if key not in outcomes), None)
+        return outcomes, running
 
     def _python(self, nb) -> str:
         """The Python of the kernel the notebook asks for (its kernelspec), for world processes."""
@@ -365,7 +408,7 @@ class JudgedExecute(SandboxedExecute):
             c.source
             for i, c in enumerate(nb.cells)
             if c.cell_type == "code"
-            and nbgrader_meta(c).get("grade_id") not in plan.cells
+            and nbgrader_meta(c).get("grade_id") not in (*plan.cells, CHECKS_CELL)
             and i not in killers
         ]
         mine = carry_forward.parse_cells(student_sources)
@@ -430,9 +473,10 @@ class JudgedExecute(SandboxedExecute):
                         "error", ename="KernelDied", evalue=said, traceback=[f"KernelDied: {said}"]
                     )
                 ]
-        counts = {
-            role[1]: cell.execution_count for cell, role in zip(run.cells, layout.roles) if role[0] == "probe"
-        }
+        counts = {}  # grade_id -> the execution count of its cell in the notebook's own place
+        for executed, role in zip(run.cells, layout.roles):
+            if role[0] == "probe":
+                counts.setdefault(role[1], executed.execution_count)
         for cell in nb.cells:
             grade_id = nbgrader_meta(cell).get("grade_id")
             if grade_id not in plan.cells or not is_grade(cell) or is_solution(cell):
@@ -477,29 +521,29 @@ _gradekit_program(json.load(sys.stdin))
 
 
 def collect(lines: list[bytes], layout: Layout):
-    """What the probes of a run reported: (grade_id, check) -> outcome, and the check that had
-    started but not reported (the one running when the kernel died), if any. Only well-formed
-    lines about the checks a cell of `layout` was asked to run are taken."""
+    """What the probes of a run reported: (grade_id, check) -> outcome, and the checks that
+    started, in order. Only well-formed lines about the checks a cell of `layout` was asked to run
+    are taken; anything else the student's process wrote there is ignored."""
     asked = {(role[1], name) for role in layout.roles if role[0] == "probe" for name in role[2]}
     found, started = {}, []
     for line in lines:
+        if len(line) > checks.LIMITS["bytes"]:
+            continue
         try:
             seen = json.loads(line)
-        except ValueError:
+            key = (seen["cell"], seen["check"])
+            if not (isinstance(key[0], str) and isinstance(key[1], str)) or key not in asked:
+                continue
+            if seen.get("started") is True:
+                started.append(key)
+            elif isinstance(seen.get("error"), dict):
+                error = seen["error"]
+                found[key] = {"error": {"type": str(error.get("type")), "message": str(error.get("message"))}}
+            elif "value" in seen:
+                found[key] = {"value": seen["value"]}
+        except Exception:  # not JSON, too deep, not a dict, no cell: not a report
             continue
-        if not isinstance(seen, dict):
-            continue
-        key = (seen.get("cell"), seen.get("check"))
-        if key not in asked:
-            continue
-        if seen.get("started") is True:
-            started.append(key)
-        elif isinstance(seen.get("error"), dict):
-            found[key] = {"error": seen["error"]}
-        elif "value" in seen:
-            found[key] = {"value": seen["value"]}
-    running = next((key for key in reversed(started) if key not in found), None)
-    return found, running
+    return found, started
 
 
 def carried_note(pieces, problem: str, suspects) -> str:

@@ -139,16 +139,31 @@ def strip_expectations(source: str) -> str:
                 if keyword.arg == "expect":
                     v = keyword.value
                     spans.append((v.lineno, v.col_offset, v.end_lineno, v.end_col_offset))
-    lines = source.splitlines(keepends=True)
-    offsets = [0]
-    for line in lines:
-        offsets.append(offsets[-1] + len(line.encode()))
-    data = source.encode()  # AST offsets count UTF-8 bytes
+    data = source.encode()  # AST offsets count UTF-8 bytes, lines end only at \n, \r\n or \r
+    offsets = [0] + [m.end() for m in re.finditer(rb"\r\n|\r|\n", data)]
+    # an expect= inside another one's value (a check() call in it) goes with the outer one
+    spans = [s for s in spans if not any(o != s and o[:2] <= s[:2] and s[2:] <= o[2:] for o in spans)]
     for start_line, start_col, end_line, end_col in sorted(spans, reverse=True):
         start = offsets[start_line - 1] + start_col
         end = offsets[end_line - 1] + end_col
         data = data[:start] + b"None" + data[end:]
     return data.decode()
+
+
+def is_checks(source: str) -> bool:
+    """Whether a test cell is made of checks (it calls `check` or `report` at its top level, or
+    decorates a function with `check`); else it is an ordinary nbgrader test cell."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return "report(" in source  # a broken cell of checks: parse() says what is wrong
+    for node in tree.body:
+        if _is_call(node, "report") or _is_call(node, "check"):
+            return True
+        for decorator in getattr(node, "decorator_list", []):
+            if isinstance(decorator, ast.Call) and getattr(decorator.func, "id", None) == "check":
+                return True
+    return False
 
 
 def setup_code(limit: float, fd: int) -> str:

@@ -31,6 +31,7 @@ import os
 import secrets
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -54,6 +55,51 @@ KERNEL_DIR = "/run/gradekit-kernel"
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts")
 ALLOW_ENV = "GRADEKIT_ALLOW_UNSANDBOXED"
+
+
+# Linux's key retention service (add_key, request_key, keyctl) keeps per-uid keyrings in the host
+# kernel: namespaces do not separate them, and a key can outlive its process and be read by the next
+# sandbox. A seccomp filter answers these system calls with EPERM. System call numbers per audit
+# architecture (linux/audit.h, and the syscall tables of each architecture):
+KEYRING_SYSCALLS = {
+    0xC000003E: (248, 249, 250),  # x86_64
+    0x40000003: (286, 287, 288),  # i386 (also reachable from x86_64 processes through int 0x80)
+    0xC00000B7: (217, 218, 219),  # aarch64
+}
+X32_SYSCALL_BIT = 0x40000000  # x86_64's x32 ABI: refused altogether
+
+
+def seccomp_program() -> bytes:
+    """A classic-BPF seccomp filter (struct sock_filter, linux/filter.h; see seccomp(2)) that makes
+    the key retention service's system calls fail with EPERM and allows every other one, as bwrap's
+    `--seccomp FD` reads it."""
+    ld_abs, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, BPF_JMP|JGE|K, BPF_RET|K
+    allow, eperm = 0x7FFF0000, 0x00050001  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | EPERM
+    nr, arch = 0, 4  # offsets in struct seccomp_data
+    code: list[list] = [[ld_abs, 0, 0, arch]]
+    for audit_arch, numbers in KEYRING_SYSCALLS.items():
+        block = [[ld_abs, 0, 0, nr]]
+        if audit_arch == 0xC000003E:
+            block.append([jge, "deny", 0, X32_SYSCALL_BIT])
+        block += [[jeq, "deny", 0, number] for number in numbers]
+        block.append([ret, 0, 0, allow])
+        code.append([jeq, 0, len(block), audit_arch])
+        code += block
+    code += [[ret, 0, 0, allow], [ret, 0, 0, eperm]]
+    deny = len(code) - 1
+    packed = b""
+    for index, (op, jt, jf, k) in enumerate(code):
+        jt = deny - index - 1 if jt == "deny" else jt
+        packed += struct.pack("=HBBI", op, jt, jf, k)
+    return packed
+
+
+def seccomp_fd() -> int:
+    """A file descriptor holding `seccomp_program()`, to pass to bwrap (`--seccomp FD`) and close."""
+    fd = os.memfd_create("gradekit-seccomp")
+    os.write(fd, seccomp_program())
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 class SandboxUnavailable(RuntimeError):
@@ -139,9 +185,12 @@ class Sandbox(Configurable):
         protected: Sequence[str] = (),
         info_fd: int | None = None,
         uid: int | None = None,
+        seccomp: int | None = None,
     ) -> list[str]:
         """`kernel_cmd` (whose `connection_file` argument is on the host) wrapped in bwrap, setpriv (as
-        root, to `uid`) and prlimit. `protected`: host paths that no read-only mount may contain."""
+        root, to `uid`) and prlimit. `protected`: host paths that no read-only mount may contain.
+        `seccomp`: a file descriptor from `seccomp_fd()`, which the caller passes to the process
+        (bwrap reads the filter from it) and then closes."""
         bwrap = self.bwrap_path()
         if bwrap is None:
             raise SandboxUnavailable(self.refusal(self.unavailable_reason() or "bwrap is missing"))
@@ -199,6 +248,8 @@ class Sandbox(Configurable):
                 argv += ["--disable-userns"]
         if info_fd is not None:
             argv += ["--info-fd", str(info_fd)]
+        if seccomp is not None:
+            argv += ["--seccomp", str(seccomp)]
         argv += plan.args
         argv += ["--clearenv"]
         for name, value in self.environment(kernel_cmd[0]).items():
@@ -323,6 +374,17 @@ def _runtime_paths(python: str) -> list[str]:
     return sorted(d for d in dirs if d != "/" and not any(d == s or d.startswith(s + "/") for s in system))
 
 
+# Run in the probe's sandbox: Python starts, and the key retention service answers EPERM.
+_PROBE_CODE = """\
+import ctypes, platform, socket
+numbers = {"x86_64": 250, "aarch64": 219}
+if platform.machine() in numbers:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(numbers[platform.machine()], 0, 0) != -1 or ctypes.get_errno() != 1:
+        raise SystemExit("keyctl was not refused: the seccomp filter is not in force")
+"""
+
+
 @functools.cache
 def _probe(bwrap: str) -> str | None:
     """Run a trivial Python in a sandbox like the kernels', once per process; None when it works."""
@@ -331,13 +393,23 @@ def _probe(bwrap: str) -> str | None:
         Path(conn).write_text("{}")
         cwd = os.path.join(tmp, "cwd")
         os.mkdir(cwd)
-        cmd = Sandbox(bwrap=bwrap).command(
-            [sys.executable, "-c", "import socket", conn], cwd=cwd, connection_file=conn
-        )
+        filter_fd = seccomp_fd()
         try:
-            result = subprocess.run(cmd, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+            cmd = Sandbox(bwrap=bwrap).command(
+                [sys.executable, "-c", _PROBE_CODE, conn], cwd=cwd, connection_file=conn, seccomp=filter_fd
+            )
+            result = subprocess.run(
+                cmd,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
+                pass_fds=(filter_fd,),
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"bwrap could not run ({exc})"
+        finally:
+            os.close(filter_fd)
     if result.returncode != 0:
         return f"bwrap failed to create a sandbox here ({result.stderr.strip() or result.returncode})"
     return None
@@ -369,7 +441,7 @@ class SandboxedKernelManager(PassingFds, AsyncKernelManager):
 
     sandbox_protected: tuple[str, ...] = ()  # set by SandboxedExecute: the course, the gradebook
     _private_dir: str | None = None
-    _info_fds: tuple[int, int] | None = None
+    _info_fds: tuple[int, int, int] | None = None
 
     def _sandbox(self) -> Sandbox:
         return Sandbox(parent=self.parent, config=self.config)
@@ -391,6 +463,7 @@ class SandboxedKernelManager(PassingFds, AsyncKernelManager):
             os.chown(self.connection_file, uid, uid)
         cwd = os.path.abspath(kw.get("cwd") or os.getcwd())
         read_fd, write_fd = os.pipe()  # bwrap writes the sandbox's pid there (--info-fd)
+        filter_fd = seccomp_fd()
         try:
             cmd = sandbox.command(
                 kernel_cmd,
@@ -399,12 +472,13 @@ class SandboxedKernelManager(PassingFds, AsyncKernelManager):
                 protected=[self._private_dir, *self.sandbox_protected],
                 info_fd=write_fd,
                 uid=uid,
+                seccomp=filter_fd,
             )
         except BaseException:
-            os.close(read_fd)
-            os.close(write_fd)
+            for fd in (read_fd, write_fd, filter_fd):
+                os.close(fd)
             raise
-        self._info_fds = (read_fd, write_fd)
+        self._info_fds = (read_fd, write_fd, filter_fd)
         kw["cwd"] = cwd
         kw["env"] = {}  # bwrap --clearenv sets the kernel's environment; bwrap itself needs none
         self.log.debug("Sandboxed kernel command: %s", cmd)
@@ -412,12 +486,15 @@ class SandboxedKernelManager(PassingFds, AsyncKernelManager):
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         assert self._info_fds is not None
-        read_fd, write_fd = self._info_fds
+        read_fd, write_fd, filter_fd = self._info_fds
         self._info_fds = None
         try:
-            await super()._async_launch_kernel(kernel_cmd, pass_fds=(write_fd, *self._fds(kw)), **kw)
+            await super()._async_launch_kernel(
+                kernel_cmd, pass_fds=(write_fd, filter_fd, *self._fds(kw)), **kw
+            )
         finally:
             os.close(write_fd)
+            os.close(filter_fd)
         info = await asyncio.get_running_loop().run_in_executor(None, _read_all, read_fd)
         try:
             pid = json.loads(info)["child-pid"]

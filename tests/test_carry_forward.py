@@ -176,3 +176,48 @@ def test_a_piece_left_as_released_is_unwritten(reference):
     assert not cf.unwritten(reference, release, {"train"})
     assert cf.unwritten([], release, {"train"})  # missing altogether
     assert answers  # (the reference has answers for every stub)
+
+
+def test_a_class_changed_outside_its_body_is_never_taken_apart(reference):
+    """The class the student's notebook really runs is not its body alone: a method set later (or
+    a class decorator) would be lost in a hybrid, which could then credit code that is wrong."""
+    code = student(
+        ("class Value:", "@functools.total_ordering\nclass Value:"),
+    )
+    patched = solution_code() + "\ndef _my_tanh(self):\n    return self\n\nValue.tanh = _my_tanh\n"
+    for source in (code, patched):
+        world = cf.world(reference, cf.parse_cells([source]), {"Value.tanh._backwards"})
+        assert "class Value" not in world.code, "no hybrid class"
+        assert "['Value']" in world.code, "the student's Value, whole"
+    plain = cf.world(reference, cf.parse_cells([solution_code()]), {"Value.tanh._backwards"})
+    assert "class Value" in plain.code
+
+
+def test_lambdas_are_definitions_and_lambda_closures_are_written_pieces(reference):
+    kept = cf.definitions_only(
+        "sigmoid = lambda x: 1 / (1 + math.exp(-x))\nValue.__rsub__ = lambda s, o: Value(o) - s\n"
+    )
+    assert kept == "sigmoid = lambda x: 1 / (1 + math.exp(-x))\nValue.__rsub__ = lambda s, o: Value(o) - s"
+    assert cf.definitions_only("f = (lambda x=print('now'): x)") is None  # a default runs at once
+    closure = (
+        "        def _backwards(grad):\n"
+        '            """Exercise 2 (sum rule): d(a + b)/da = 1 and d(a + b)/db = 1."""\n'
+        "            ### BEGIN SOLUTION\n"
+        "            self.grad += grad\n"
+        "            other.grad += grad\n"
+        "            ### END SOLUTION\n\n"
+        "        out._backwards = _backwards\n"
+    )
+    as_lambda = (
+        "        out._backwards = lambda grad: (\n"
+        '            setattr(self, "grad", self.grad + grad), setattr(other, "grad", other.grad + grad)\n'
+        "        )\n"
+    )
+    code = student((closure, as_lambda))
+    mine = cf.parse_cells([code])
+    assert "lambda grad" in cf.piece_source(mine, "Value.__add__._backwards")
+    release_nb = read(
+        SOURCE_NOTEBOOK.parent.parent.parent / "release" / "mini_auto_grad" / "mini_auto_grad.ipynb"
+    )
+    release = cf.parse_cells(c.source for c in release_nb.cells if nbgrader_meta(c).get("solution"))
+    assert not cf.unwritten(mine, release, {"Value.__add__._backwards"})

@@ -276,8 +276,8 @@ def test_no_expected_value_of_the_course_reaches_a_kernel():
         for node in ast.walk(ast.parse(cell.source)):
             if isinstance(node, ast.keyword) and node.arg == "expect":
                 text = ast.get_source_segment(cell.source, node.value)
-                if len(text) > 6:  # short ones (True, 2.0) occur as inputs too
-                    assert text not in code, f"{cell.grade_id}: {text!r} reaches the kernel"
+                assert f"expect={text}" not in code, f"{cell.grade_id}: expect={text} reaches the kernel"
+                assert code.count("expect=None") == len(cell.sites)
 
 
 def test_the_notebook_carries_an_exact_copy_of_the_checks_framework():
@@ -292,3 +292,126 @@ def test_the_notebook_carries_an_exact_copy_of_the_checks_framework():
         )
     first_test = next(i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade"))
     assert nb.cells.index(framework) < first_test
+
+
+# -- what the grader does with what a kernel wrote ---------------------------------------------------
+
+
+def test_the_grader_ignores_whatever_else_a_kernel_writes_to_the_results():
+    from gradekit.judge import Layout, collect
+
+    layout = Layout()
+    layout.add("", ("probe", "ex1_cell", ["good", "bad"]))
+    lines = [
+        b'{"cell": ["x"], "check": "good", "value": 1}',  # unhashable: would crash a set
+        b"[" * 100_000,  # too deep for json
+        b"not json at all",
+        b'"a string"',
+        b'{"cell": "ex1_cell"}',
+        b'{"cell": "other_cell", "check": "good", "value": 666}',  # not asked
+        b'{"cell": "ex1_cell", "check": "good", "started": true}',
+        b'{"cell": "ex1_cell", "check": "good", "value": [1, 2]}',
+        b'{"cell": "ex1_cell", "check": "bad", "error": '
+        b'{"type": "TypeError", "message": "m", "origin": "grader"}}',
+        b'{"cell": "ex1_cell", "check": "good", "value": "' + b"x" * (checks.LIMITS["bytes"] + 1) + b'"}',
+    ]
+    found, started = collect(lines, layout)
+    assert found == {
+        ("ex1_cell", "good"): {"value": [1, 2]},
+        ("ex1_cell", "bad"): {"error": {"type": "TypeError", "message": "m"}},  # no "origin" from a kernel
+    }
+    assert started == [("ex1_cell", "good")]
+
+
+def test_a_cell_timeout_of_none_or_minus_one_means_no_deadline():
+    from traitlets.config import Config
+
+    from gradekit.judge import JudgedExecute
+
+    for timeout, seconds in ((None, None), (-1, None), (0, None), (30, 24.0)):
+        assert JudgedExecute(config=Config(), timeout=timeout)._seconds() == seconds
+
+
+def test_only_what_the_students_process_said_is_censored():
+    from gradekit.judge import Plan
+
+    plan = Plan({}, {}, {}, None, [], frozenset({"secret_hidden_co", "ecret_hidden_cod"}))  # 16 characters
+    quoting = {"error": {"type": "RuntimeError", "message": "look: secret_hidden_code!"}}
+    assert plan.censor(quoting)["error"]["message"] == "a message that quotes the hidden checks (not shown)"
+    value = {"value": {"op": "xx secret_hidden_co", "n": [1, "fine"]}}
+    assert plan.censor(value) == {
+        "value": {"op": "a message that quotes the hidden checks (not shown)", "n": [1, "fine"]}
+    }
+    author = item(lambda got: "the author says secret_hidden_code")  # judged after censoring
+    assert checks.verdict(author, plan.censor({"value": 1})).problem == "the author says secret_hidden_code"
+
+
+def test_expectations_are_stripped_whatever_the_line_endings_and_nesting():
+    tricky = (
+        'HINT = "a line separator \u2028 in a string"\n'
+        "# a form feed \x0c in a comment\r\n"
+        'check(1, lambda: 1, expect={"k": [1,\n  2]}, name="a")\r'
+        'check(1, lambda: 1, expect=[check(0, lambda: 2, expect=777777, name="in"), 5555], name="b")\n'
+    )
+    stripped = probes.strip_expectations(tricky)
+    ast.parse(stripped)
+    assert "777777" not in stripped and "5555" not in stripped and '"k"' not in stripped
+    assert stripped.count("expect=None") == 2
+
+
+def test_ordinary_nbgrader_test_cells_are_left_alone():
+    assert probes.is_checks(CELL)
+    assert probes.is_checks("check(1, lambda: 1, expect=1, name='a')\nreport('x')\n")
+    assert not probes.is_checks("assert f(2) == 4  # report(...) in a comment\n")
+    assert not probes.is_checks("def report(x):\n    pass\n")
+
+
+def test_an_expectation_that_is_not_plain_data_fails_the_check_not_the_grader():
+    assert checks.verdict(item({1, 2}), {"value": [1, 2]}).problem.startswith("this check cannot judge")
+
+
+def test_an_interrupted_check_leaves_the_next_report_working(capsys):
+    with pytest.raises(KeyboardInterrupt):
+        checks.check(1, lambda: (_ for _ in ()).throw(KeyboardInterrupt()), expect=1, name="stopped")
+    checks.check(1, lambda: 1, expect=1, name="fine")
+    checks.report("cell")
+    assert "cell: 1 of 1 checks passed" in capsys.readouterr().out
+
+
+def test_a_probe_that_swallows_its_timeout_ends_its_process(tmp_path):
+    """A probe that catches every ProbeTimeout (or cancels the alarm) is reported as too slow by
+    the watchdog, which then ends the process: the grader runs the notebook again without it."""
+    import subprocess
+    import sys
+
+    results = tmp_path / "results.jsonl"
+    script = f"""
+import json, os, sys, signal
+sys.path.insert(0, {str(checks.__file__.rsplit("/", 2)[0])!r})
+from gradekit import checks
+fd = os.open({str(results)!r}, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+checks._mode.kind = "probe"
+checks._mode.publish = lambda seen: os.write(fd, (json.dumps(seen) + "\\n").encode())
+checks.begin("cell", None, None)
+
+def stubborn():
+    signal.setitimer(signal.ITIMER_REAL, 0)  # cancels the alarm
+    while True:
+        try:
+            pass
+        except BaseException:
+            pass
+
+checks.check(1, stubborn, expect=1, name="stubborn", limit=0.3)
+print("never here")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 75 and "never here" not in done.stdout
+    lines = [json.loads(line) for line in results.read_text().splitlines()]
+    assert lines[0] == {"cell": "cell", "check": "stubborn", "started": True}
+    assert lines[-1]["error"] == {"type": "Timeout", "message": "kept running after its time limit"}
+
+
+def test_a_number_too_large_for_a_float_is_no_match_and_no_crash():
+    assert checks.differences(1.0, 10**400) == [f"expected 1.0, got {checks.show(10**400)}"]
+    assert not checks.verdict(item(1.0), {"value": 10**400}).passed

@@ -168,6 +168,18 @@ ATTACKS = {
             error = exc
         print("ATTACK disk_filler: small files stopped by", repr(error), "after", made)
     """,
+    "keyring": """
+        # The kernel's key store is shared by every sandbox of the machine: a key stored here
+        # could be read by the next student's sandbox. The seccomp filter refuses it.
+        import ctypes, platform
+        libc = ctypes.CDLL(None, use_errno=True)
+        add_key = {"x86_64": 248, "aarch64": 217}.get(platform.machine())
+        if add_key is None:
+            print("ATTACK keyring: failed, unknown machine", platform.machine())
+        else:
+            key = libc.syscall(add_key, b"user", b"gradekit-attack", b"stolen", 6, -4)  # the user keyring
+            print("ATTACK keyring:", "STORED" if key != -1 else f"failed errno {ctypes.get_errno()}")
+    """,
     "deleter": """
         import shutil, stat
         here = os.path.join(os.getcwd(), T["notebook"])
@@ -399,6 +411,9 @@ def test_attacks_fail_inside_the_sandbox(fresh_course, release_nb, tcp_server, t
     line = next(line for line in out.splitlines() if str(course) in line)
     assert "PermissionError" in line or "Read-only file system" in line, line
     assert "small files stopped by OSError(28, 'No space left on device')" in out, out
+
+    out = lines["keyring"]
+    assert "STORED" not in out and "failed errno 1" in out, out  # EPERM, from the seccomp filter
 
     out = lines["deleter"]
     assert "REMOVED" not in out, out
