@@ -29,6 +29,7 @@ This cell is a copy of gradekit/checks.py of the course kit. Please do not reuse
 `check`, `report` and `identify` for your own things.
 """
 
+import builtins
 import json
 import math
 import os
@@ -300,14 +301,23 @@ def _short(text, size):
 
 
 def verdict(item, outcome, cell=None, hidden=False):
-    """The Result of `item` given the `outcome` of its probe (see `observe`)."""
+    """The Result of `item` given the `outcome` of its probe (see `observe`). For a hidden check,
+    what the student's code said is shown shorter (a submission can watch hidden checks run, and
+    its feedback is no way out for them): the name of an exception of Python's own and 60
+    characters of its message, 30 of a value."""
+    got_size = 30 if hidden else 60
     if "error" in outcome:
         error = outcome["error"]
-        kind, message = _said(error.get("type"), 40), _said(error.get("message"), 100)
-        kind = kind if kind.isidentifier() else "an exception"
+        grader = error.get("origin") == "grader"  # the grader's own words: no result, a dead kernel
+        kind = _said(error.get("type"), 40)
+        message = _said(error.get("message"), 300 if grader else 60 if hidden else 100)
+        python = getattr(builtins, kind, None)
+        known = isinstance(python, type) and issubclass(python, BaseException)
+        if not kind.isidentifier() or (hidden and not known and not grader and kind != "Timeout"):
+            kind, message = "an exception of its own", ""
         if kind == "NotImplementedError":
             problem = "not written yet (NotImplementedError)"
-        elif error.get("origin") == "grader":  # the grader's own words: no result, a dead kernel
+        elif grader:
             problem = message
         elif kind == "Timeout":
             problem = f"took too long ({message})"
@@ -317,16 +327,16 @@ def verdict(item, outcome, cell=None, hidden=False):
         try:
             found = item.expect(outcome["value"])
         except Exception:
-            found = f"got {show(outcome['value'])}, which is not what this check can read"
+            found = f"got {show(outcome['value'], got_size)}, which is not what this check can read"
         if found is None or found is True:
             problem = ""
         elif isinstance(found, str) and found.strip():
             problem = _said(found, 300)
         else:
-            problem = f"got {show(outcome['value'])}"
+            problem = f"got {show(outcome['value'], got_size)}"
     else:
         try:
-            problem = "; ".join(differences(item.expect, outcome["value"], item.tol))
+            problem = "; ".join(differences(item.expect, outcome["value"], item.tol, size=got_size))
         except TypeError as exc:  # the author's expect= is not plain data
             problem = f"this check cannot judge: {exc}"
     return Result(cell, item.name, item.points, problem, item.hint, hidden)
@@ -339,9 +349,10 @@ def _said(text, size):
     return _short(lines[0], size) if lines else ""
 
 
-def differences(expected, got, tol=1e-9, where=""):
+def differences(expected, got, tol=1e-9, where="", size=60):
     """Where `got` differs from `expected`, as sentences: lists and tuples are the same thing
-    here, numbers match within the relative tolerance `tol` (and 1e-12 absolute)."""
+    here, numbers match within the relative tolerance `tol` (and 1e-12 absolute); `got` is shown
+    in at most `size` characters."""
     at = f"{where}: " if where else ""
     if isinstance(expected, bool) or expected is None or isinstance(expected, str):
         same = type(got) is type(expected) and got == expected
@@ -355,21 +366,21 @@ def differences(expected, got, tol=1e-9, where=""):
             same = False
     elif isinstance(expected, (list, tuple)):
         if type(got) is not list or len(got) != len(expected):
-            return [f"{at}expected {show(expected)}, got {show(got)}"]
+            return [f"{at}expected {show(expected)}, got {show(got, size)}"]
         found = []
         for i, (e, g) in enumerate(zip(expected, got)):
-            found += differences(e, g, tol, f"{where}[{i}]")
+            found += differences(e, g, tol, f"{where}[{i}]", size)
         return found[:3]
     elif isinstance(expected, dict):
         if type(got) is not dict or set(got) != set(expected):
-            return [f"{at}expected {show(expected)}, got {show(got)}"]
+            return [f"{at}expected {show(expected)}, got {show(got, size)}"]
         found = []
         for key in expected:
-            found += differences(expected[key], got[key], tol, f"{where}.{key}" if where else key)
+            found += differences(expected[key], got[key], tol, f"{where}.{key}" if where else key, size)
         return found[:3]
     else:
         raise TypeError(f"expect= can hold plain data only, not {type(expected).__name__}")
-    return [] if same else [f"{at}expected {show(expected)}, got {show(got)}"]
+    return [] if same else [f"{at}expected {show(expected)}, got {show(got, size)}"]
 
 
 def show(value, size=60):

@@ -415,3 +415,19 @@ print("never here")
 def test_a_number_too_large_for_a_float_is_no_match_and_no_crash():
     assert checks.differences(1.0, 10**400) == [f"expected 1.0, got {checks.show(10**400)}"]
     assert not checks.verdict(item(1.0), {"value": 10**400}).passed
+
+
+def test_a_hidden_check_shows_less_of_what_the_students_code_said():
+    """A submission can watch hidden checks run: what it says back through them is kept short."""
+    mine = {"error": {"type": "Leak", "message": "@purpx(0.125, rkcrpg=Abar, grfgf=Arheba, uvag=qenj"}}
+    assert checks.verdict(item(1.0), mine, hidden=True).problem == "raised an exception of its own"
+    assert "purpx" in checks.verdict(item(1.0), mine).problem  # visible: the student's own business
+    python = {"error": {"type": "AttributeError", "message": "'Neuron' object has no attribute 'bias'" * 3}}
+    shown = checks.verdict(item(1.0), python, hidden=True).problem
+    assert (
+        shown.startswith("raised AttributeError: 'Neuron' object has no attribute 'bias'") and len(shown) < 90
+    )
+    long_value = checks.verdict(item("+"), {"value": "x" * 200}, hidden=True).problem
+    assert long_value == f"expected '+', got {checks.show('x' * 200, 30)}"
+    grader = {"error": {"type": "NoResult", "message": "no result: " + "because " * 20, "origin": "grader"}}
+    assert checks.verdict(item(1.0), grader, hidden=True).problem == grader["error"]["message"].strip()
