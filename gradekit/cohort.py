@@ -813,7 +813,7 @@ CATALOG: tuple[Case, ...] = (
             "ex3_neuron/linear_neuron",
             text="no attribute 'bias'",
         )
-        | named("ex3_neuron/random_uniform_start", text="drawn with random.uniform(-1, 1)")
+        | named("ex3_neuron/random_uniform_start", text="numbers random.uniform(-1, 1) draws")
         | named("ex3_neuron/one_input", text="expected 2, got 1"),
         # Layer and MLP are right: with the reference Neuron their counts and outputs are right
         carried=frozenset(

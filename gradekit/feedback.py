@@ -5,6 +5,11 @@ still reach students through outputs: the frames of a traceback, or a submission
 source of the cell it runs in. This preprocessor, run after `ClearHiddenTests`, reduces the
 traceback of every test cell to `ExceptionName: message` (the message is the hint) and blanks out
 any hidden test line that appears in any output of any cell.
+
+The one exception is a test cell whose outputs `gradekit.judge.JudgedExecute` wrote (its cell
+metadata holds "gradekit", which the judge removes from every other cell): those are the verdicts,
+written by the grader, whose author messages may well mention a hidden line (`after
+random.seed(1), ...`) and whose student-made strings the judge has already censored.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ class RedactHiddenTests(NbGraderPreprocessor):
         if cell.cell_type != "code":
             return cell, resources
         is_test = bool(nbgrader_meta(cell).get("grade"))
+        if is_test and not nbgrader_meta(cell).get("solution") and "gradekit" in cell.metadata:
+            return cell, resources  # the judge's verdicts (see the module's docstring)
         for output in cell.get("outputs", []):
             if output.output_type == "error":
                 output.evalue = self.redact(output.evalue)

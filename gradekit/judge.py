@@ -45,6 +45,7 @@ from nbgrader.utils import is_grade, is_solution
 from traitlets import Bool, Float, Integer
 
 from gradekit import carry_forward, checks, probes
+from gradekit.feedback import REDACTED
 from gradekit.notebooks import CHECKS_CELL, nbgrader_meta, read, secret_lines
 from gradekit.sandbox import Sandbox, SandboxedExecute, SandboxUnavailable, _protected_paths, seccomp_fd
 
@@ -73,6 +74,7 @@ class Plan:
     reference: list | None  # the reference solution's statements (None: no error carried forward)
     release: list  # the released solution cells' statements (the stubs)
     secret: frozenset[str] = frozenset()  # every QUOTE-long piece of the hidden checks' code
+    short: tuple[str, ...] = ()  # the hidden checks' lines shorter than QUOTE, longest first
 
     @classmethod
     def load(cls, db_url: str, notebook: str, assignment: str, source: Path | None) -> Plan:
@@ -124,7 +126,8 @@ class Plan:
             )
         hidden_code = secret_lines([cell.source for cell in cells.values()], solutions=False)
         secret = frozenset(line[i : i + QUOTE] for line in hidden_code for i in range(len(line) - QUOTE + 1))
-        return cls(cells, specs, points, reference, release, secret)
+        short = tuple(sorted((line for line in hidden_code if len(line) < QUOTE), key=len, reverse=True))
+        return cls(cells, specs, points, reference, release, secret, short)
 
     def quotes(self, text: str) -> bool:
         """Whether `text` holds QUOTE characters in a row of the hidden checks' code."""
@@ -132,13 +135,18 @@ class Plan:
 
     def censor(self, outcome: dict) -> dict:
         """What a probe reported, with every string that quotes the hidden checks' code (which a
-        submission can watch run) replaced: its feedback is no way out for them. Only what came from
-        the student's process is censored, never the author's own messages."""
+        submission can watch run) replaced, and every short hidden line in it blanked out: its
+        feedback is no way out for them. Only what came from the student's process is censored,
+        never the author's own messages (feedback.RedactHiddenTests leaves the verdicts alone)."""
         said = "a message that quotes the hidden checks (not shown)"
 
         def clean(value):
             if isinstance(value, str):
-                return said if self.quotes(value) else value
+                if self.quotes(value):
+                    return said
+                for line in self.short:
+                    value = value.replace(line, REDACTED)
+                return value
             if isinstance(value, list):
                 return [clean(v) for v in value]
             if isinstance(value, dict):
@@ -479,6 +487,8 @@ class JudgedExecute(SandboxedExecute):
                 counts.setdefault(role[1], executed.execution_count)
         for cell in nb.cells:
             grade_id = nbgrader_meta(cell).get("grade_id")
+            # "gradekit" metadata marks the verdicts this grader wrote; none other may carry it
+            cell.metadata.pop("gradekit", None)
             if grade_id not in plan.cells or not is_grade(cell) or is_solution(cell):
                 continue
             found = list(results[grade_id].values())

@@ -335,15 +335,45 @@ def test_a_cell_timeout_of_none_or_minus_one_means_no_deadline():
 def test_only_what_the_students_process_said_is_censored():
     from gradekit.judge import Plan
 
-    plan = Plan({}, {}, {}, None, [], frozenset({"secret_hidden_co", "ecret_hidden_cod"}))  # 16 characters
+    plan = Plan(
+        {}, {}, {}, None, [], frozenset({"secret_hidden_co", "ecret_hidden_cod"}), ("random.seed(7)",)
+    )  # 16-character grams of the long hidden lines, and the short lines whole
     quoting = {"error": {"type": "RuntimeError", "message": "look: secret_hidden_code!"}}
     assert plan.censor(quoting)["error"]["message"] == "a message that quotes the hidden checks (not shown)"
     value = {"value": {"op": "xx secret_hidden_co", "n": [1, "fine"]}}
     assert plan.censor(value) == {
         "value": {"op": "a message that quotes the hidden checks (not shown)", "n": [1, "fine"]}
     }
-    author = item(lambda got: "the author says secret_hidden_code")  # judged after censoring
-    assert checks.verdict(author, plan.censor({"value": 1})).problem == "the author says secret_hidden_code"
+    short = {"error": {"type": "ValueError", "message": "after random.seed(7) it broke"}}
+    assert plan.censor(short)["error"]["message"] == "after [hidden test line removed] it broke"
+    # the author's message is judged after censoring: it keeps what the author wrote
+    author = item(lambda got: "the author says secret_hidden_code after random.seed(7)")
+    assert (
+        checks.verdict(author, plan.censor({"value": 1})).problem
+        == "the author says secret_hidden_code after random.seed(7)"
+    )
+
+
+def test_feedback_redaction_leaves_the_judges_verdicts_alone_and_nothing_else():
+    import nbformat
+
+    from gradekit.feedback import REDACTED, RedactHiddenTests
+
+    def cell(grade, gradekit):
+        out = nbformat.v4.new_code_cell("pass")
+        out.metadata["nbgrader"] = {"grade": grade, "solution": False, "grade_id": "c"}
+        if gradekit:
+            out.metadata["gradekit"] = {"score": 0}
+        out.outputs = [nbformat.v4.new_output("stream", text="after random.seed(1), it broke")]
+        return out
+
+    redact = RedactHiddenTests()
+    redact.hidden_lines = ["random.seed(1)"]
+    verdicts, student, forged = cell(True, True), cell(False, False), cell(False, True)
+    for each in (verdicts, student, forged):
+        redact.preprocess_cell(each, {}, 0)
+    assert verdicts.outputs[0].text == "after random.seed(1), it broke"  # the grader wrote it
+    assert student.outputs[0].text == forged.outputs[0].text == f"after {REDACTED}, it broke"
 
 
 def test_expectations_are_stripped_whatever_the_line_endings_and_nesting():

@@ -167,7 +167,7 @@ def test_autograding_blank_reference_and_snoop(fresh_course, release_nb, source)
         for r in c.metadata.get("gradekit", {}).get("checks", [])
         if r["name"] == "backwards_alias"
     )
-    assert alias["problem"] == "failed, with a message that quotes the hidden checks (not shown)"
+    assert alias["problem"] == "raised RuntimeError: a message that quotes the hidden checks (not shown)"
 
     nbgrader(fresh_course, "generate_feedback", ASSIGNMENT)
     for student in ("blank", "reference", "snoop"):
