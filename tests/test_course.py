@@ -212,19 +212,3 @@ def test_demo_runs_end_to_end(tmp_path):
     rows = (tmp_path / "grades_by_exercise.csv").read_text().splitlines()
     assert rows[0] == "assignment,student_id,ex1,ex2,ex3,total,max,submitted,graded"
     assert "mini_auto_grad,ok_reference,10.0,10.0,10.0,30.0,30.0,True,True" in rows
-
-
-def test_zip_collect_files_lms_downloads(fresh_course, release_nb):
-    """An LMS archive with Canvas-style names lands in submitted/<student>/ and is gradable."""
-    import zipfile
-
-    archive = fresh_course / "downloaded" / ASSIGNMENT / "archive"
-    archive.mkdir(parents=True)
-    handed_in = {"smithj": fill(release_nb, reference_answers(SOURCE_NOTEBOOK)), "doea": release_nb}
-    with zipfile.ZipFile(archive / "submissions.zip", "w") as bundle:
-        bundle.writestr("smithj_1234_5678_mini_auto_grad.ipynb", nbformat.writes(handed_in["smithj"]))
-        bundle.writestr("doea_late_4321_8765_mini_auto_grad-1.ipynb", nbformat.writes(handed_in["doea"]))
-    nbgrader(fresh_course, "zip_collect", ASSIGNMENT)
-    for student, nb in handed_in.items():
-        collected = fresh_course / "submitted" / student / ASSIGNMENT / NOTEBOOK
-        assert nbformat.read(collected, 4) == nb, f"{student}'s notebook was not filed under their id"
