@@ -45,13 +45,39 @@ c.GenerateSolution.preprocessors = [
     "nbgrader.preprocessors.ClearMarkScheme",
 ]
 
-# `nbgrader zip_collect`: how to read the student id out of an LMS download. This pattern fits
-# Canvas's names, `<login>_[late_]<user id>_<submission id>_<file>` (e.g.
-# `smithj_late_1234_5678_mini_auto_grad-1.ipynb`); adapt it to your LMS. nbgrader matches it against
-# the file's whole path.
-c.FileNameCollectorPlugin.named_regexp = (
-    r".*/(?P<student_id>[^/_]+)_(?:late_)?\d+_\d+_(?P<file_id>mini_auto_grad)(?:-\d+)?\.ipynb$"
-)
+# Late submissions: once the assignment has a due date (`nbgrader db assignment add mini_auto_grad
+# --duedate="2026-12-14 23:59:00 UTC"`), a submission handed in after it scores 0 (nbgrader's "zero"
+# method; "none" only marks it late). The kit's export, report and tables show the penalty as its own
+# column, beside the per-exercise scores. Without a due date nothing is late.
+c.LateSubmissionPlugin.penalty_method = "zero"
+
+# `nbgrader zip_collect` for an LMS archive: `gradekit.lms.LmsCollector` reads the student id from the
+# LMS's part of each file name and keeps the name the student gave the file, so a renamed upload
+# is not skipped; it remembers which uploads the LMS marked late. Its default pattern fits Canvas,
+# `<login>_[late_]<user id>_<submission id>_<file>` (e.g. `smithj_late_1234_5678_mini_auto_grad.ipynb`);
+# set c.LmsCollector.named_regexp for another LMS.
+c.ZipCollectApp.collector_plugin = "gradekit.lms.LmsCollector"
+
+# Submissions as they arrive (gradekit/intake.py): before a student's folder is graded, the notebook
+# to grade is picked (a renamed copy, the work beside an untouched release, UTF-16 or a byte-order
+# mark) and timestamp.txt is read as the time it states. Whatever is moved aside is kept in the
+# folder's .intake/ (which nbgrader does not copy to autograded/); a folder that cannot be graded is
+# recorded as not graded, with the reason. `python -m gradekit.intake` does the same for the whole
+# course and lists what it found; the kit's commands run it before grading.
+c.Autograde.pre_convert_hook = "gradekit.intake.pre_convert_hook"
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".intake"]
+
+# Sanitizing, with two of nbgrader's steps replaced (gradekit/sanitize.py): a cell split in two or
+# copy-pasted (two cells with one grade_id) no longer stops grading, and a test cell is restored
+# from the gradebook without the false "checksum has changed" warning its hidden tests caused on
+# every submission; a real change to a locked cell is still logged, naming the student.
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "gradekit.sanitize.DeduplicateCells",  # instead of nbgrader.preprocessors.DeduplicateIds
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "gradekit.sanitize.RestoreCells",  # instead of nbgrader.preprocessors.OverwriteCells
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 
 # Autograding: nbgrader's default steps, with `Execute` replaced by the kit's `JudgedExecute`.
 # - Untrusted code: every student kernel runs in a bubblewrap sandbox (docs/sandbox.md): it sees

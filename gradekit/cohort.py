@@ -926,10 +926,11 @@ CATALOG: tuple[Case, ...] = (
     ),
     Case(
         "adv_retyped_test_cell",
-        "a test cell's metadata changed to `solution: true` (a manually graded answer)",
+        "a test cell's metadata changed to `solution: true` (a manually graded answer), ex3 not done",
         _retyped_test_cell,
-        rejected="OverwriteCells cannot restore a test cell whose grade/solution flags changed: "
-        "RuntimeError 'Inconsistent checksums'",
+        # gradekit.sanitize.RestoreCells restores the flags (nbgrader's OverwriteCells stopped on
+        # "Inconsistent checksums" and left the student ungraded) and logs the change
+        every(EX3),
     ),
     Case(
         "adv_inflated_points",
@@ -959,7 +960,15 @@ CATALOG: tuple[Case, ...] = (
             "training",
             "import signal\n\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n",
         ),
-        rejected="the kernel cannot be interrupted; nbgrader gives up on the submission",
+        # the kernel ignores the interrupt at the time limit: it is stopped, and the notebook runs
+        # again without the cell (as for a cell that kills the kernel), so train() is never defined
+        named(
+            "ex3_train_xor/learns_xor",
+            "ex3_train_xor/three_exact_steps",
+            "ex3_train_xor/fits_three_points",
+            text="name 'train' is not defined",
+        ),
+        piece="train",
         review=True,
         timeouts=1,
     ),

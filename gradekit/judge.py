@@ -38,7 +38,7 @@ from pathlib import Path
 
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.utils import is_grade, is_solution
@@ -47,6 +47,7 @@ from traitlets import Bool, Float, Integer
 from gradekit import carry_forward, checks, probes
 from gradekit.feedback import REDACTED
 from gradekit.notebooks import CHECKS_CELL, nbgrader_meta, read, secret_lines
+from gradekit.outputs import OutputBudget
 from gradekit.sandbox import Sandbox, SandboxedExecute, SandboxUnavailable, _protected_paths, seccomp_fd
 
 KILLED = {
@@ -199,7 +200,7 @@ class Layout:
         return {i for i, role in enumerate(self.roles) if role[0] in ("probe", "setup", "world")}
 
 
-class JudgedExecute(SandboxedExecute):
+class JudgedExecute(OutputBudget, SandboxedExecute):
     """nbgrader's Execute for notebooks whose test cells are checks: probes run in the sandboxed
     kernel, the verdicts are taken here (see the module docstring)."""
 
@@ -325,9 +326,18 @@ class JudgedExecute(SandboxedExecute):
         run = nbformat.v4.new_notebook(cells=layout.cells, metadata=copy.deepcopy(nb.metadata))
         self._probe_cells = layout.probe_indices()
         self._current, self._extra_fds, died = -1, (fd,), None
+        self.reset_output_budget()
         try:
             super().preprocess(run, resources)
         except DeadKernelError:
+            died = self._current
+        except CellTimeoutError:
+            # No output, not even the interrupt's, within the timeout: the kernel ignores SIGINT
+            # (signal.SIG_IGN and an endless loop). It is shut down with the run; the cell is
+            # treated as one that killed the kernel.
+            self.log.warning(
+                "The kernel did not answer an interrupt in cell %d: it was stopped", self._current
+            )
             died = self._current
         finally:
             os.close(fd)
@@ -474,7 +484,10 @@ class JudgedExecute(SandboxedExecute):
                 original.outputs = executed.outputs
                 original.execution_count = executed.execution_count
             elif role[0] == "killed":
-                said = "the kernel stopped in this cell; the grader ran the notebook again without it"
+                said = (
+                    "the kernel stopped in this cell (it exited, crashed, or ignored the interrupt at"
+                    " the time limit); the grader ran the notebook again without it"
+                )
                 original = nb.cells[role[1]]
                 original.outputs = [
                     nbformat.v4.new_output(
