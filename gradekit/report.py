@@ -4,7 +4,8 @@ no network, no new dependency) built from the gradebook.
 - the distribution of scores, one histogram per exercise (and the total);
 - the checks most often failed: each check (gradekit.checks) of each test cell, how many graded
   students failed it and how many passed it only by error carried forward, its points;
-- the submissions nbgrader could not grade, and those never handed in;
+- the submissions that could not be graded, each with its reason (gradekit.intake's, or a failed
+  autograde), the late ones with their penalty, and those never handed in;
 - the submissions whose code does something no honest solution needs (patching builtins, rewriting
   later cells, replacing modules, walking the file system, ...). Verdicts are taken outside the
   student's kernel (gradekit.judge), so such code cannot earn a check it fails; it can still pass off
@@ -29,7 +30,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from gradekit.grades import StudentGrades, collect
+from gradekit.grades import AUTOGRADE_FAILED, StudentGrades, collect
 from gradekit.notebooks import ASSIGNMENT, EXERCISES, exercise_of
 
 # What a submission's own code should not need, with the reason to look at it. Matched against
@@ -113,7 +114,9 @@ def gather(gradebook: Gradebook, assignment: str = ASSIGNMENT, course: Path | No
     order = list(stats)
     checks = sorted(stats.values(), key=lambda c: (-c.failed, order.index(c.check_id)))
     flagged = flag_submissions(course, assignment) if course is not None else {}
-    return ReportData(assignment, collect(gradebook, assignment), graded, ungraded, missing, checks, flagged)
+    return ReportData(
+        assignment, collect(gradebook, assignment, course), graded, ungraded, missing, checks, flagged
+    )
 
 
 def check_results(path: Path) -> list[dict]:
@@ -230,6 +233,16 @@ def _summary(scores: list[float], maximum: float) -> str:
     )
 
 
+def _late_by(seconds: float) -> str:
+    """`2 d 3 h`, `5 h 12 min`, `40 s`: how late, to the unit that matters."""
+    minutes, hours, days = seconds / 60, seconds / 3600, seconds / 86400
+    if days >= 1:
+        return f"{int(days)} d {int(hours % 24)} h"
+    if hours >= 1:
+        return f"{int(hours)} h {int(minutes % 60)} min"
+    return f"{int(minutes)} min" if minutes >= 1 else f"{seconds:.0f} s"
+
+
 def _reason_item(reason: str) -> str:
     why, _, code = reason.rpartition(": ")
     return f"<li>{html.escape(why)}: <code>{html.escape(code)}</code></li>"
@@ -247,13 +260,34 @@ def render(data: ReportData) -> str:
             f"<figcaption>{_summary(scores, maximum)}</figcaption></figure>"
         )
     listed = []
-    for title, students, note in (
-        ("Not graded", data.ungraded, "handed in, but nbgrader could not grade it (see the autograde log)"),
-        ("No submission", data.missing, "in the gradebook without a submission"),
-    ):
-        if students:
-            names = ", ".join(f"<code>{html.escape(s)}</code>" for s in students)
-            listed.append(f"<h3>{title} ({len(students)})</h3><p>{note}: {names}</p>")
+    by_id = {s.student: s for s in data.students}
+    if data.ungraded:
+        items = "".join(
+            f"<li><code>{html.escape(s)}</code>: {html.escape(by_id[s].reason or AUTOGRADE_FAILED)}</li>"
+            for s in data.ungraded
+        )
+        listed.append(
+            f'<h3 id="not-graded">Not graded ({len(data.ungraded)})</h3>'
+            f"<p>Handed in, but no score: fix what the reason says, then grade again.</p><ul>{items}</ul>"
+        )
+    late = [s for s in data.students if s.late]
+    if late:
+        rows = "".join(
+            f"<tr><td><code>{html.escape(s.student)}</code></td>"
+            f"<td class=num>{_late_by(s.seconds_late)}</td><td class=num>{s.raw:g}</td>"
+            f"<td class=num>-{s.penalty:g}</td><td class=num>{s.total:g}</td></tr>"
+            for s in late
+        )
+        listed.append(
+            f'<h3 id="late">Late ({len(late)})</h3><table><tr><th>student</th><th>late by</th>'
+            f"<th>earned</th><th>penalty</th><th>total</th></tr>{rows}</table>"
+        )
+    if data.missing:
+        names = ", ".join(f"<code>{html.escape(s)}</code>" for s in data.missing)
+        listed.append(
+            f"<h3>No submission ({len(data.missing)})</h3>"
+            f"<p>in the gradebook without a submission: {names}</p>"
+        )
     review = ""
     if data.flagged:
         items = "".join(
