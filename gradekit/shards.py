@@ -53,6 +53,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -64,14 +65,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from gradekit import intake
+from gradekit.lifeline import die_with_parent
 from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT
+from gradekit.sanitize import CHANGED_LOCKED_CELL
 
 SQLITE_BUSY_TIMEOUT = 60  # seconds a SQLite writer waits for another shard's lock
 LOG_DIR = Path("logs") / "autograde"  # relative to the course root
 LOG_FORMAT = "%(asctime)s.%(msecs)03d [%(name)s | %(levelname)s] %(message)s"  # nbgrader's, timed
 # What nbgrader 0.9.6 logs when a student fails, and for failures that a rerun can fix: a database
 # error (nbgrader then stops the whole run) or a kernel that died before running anything.
-_STUDENT_ERROR = "There was an error processing assignment: "
+_STUDENT_ERROR = re.compile(r"There was an error processing assignment: (.+)$")  # submitted/<id>/<a>
+# Warnings a person should read, among nbgrader's INFO lines: the sanitizer's (gradekit.sanitize)
+# words for a student who changed a locked cell or the nbgrader metadata of a cell.
+_WORTH_READING = (CHANGED_LOCKED_CELL, "nbgrader flags were changed", "is not a cell of this assignment")
 _TRANSIENT_ERRORS = (
     "database is locked",
     "There was an error accessing the nbgrader database",
@@ -301,6 +308,9 @@ def missing_reason(course: Path, student: str, state: GradebookState, assignment
     """None if the student is graded, else why not (see the module docstring)."""
     submitted = course / "submitted" / student / assignment
     autograded = course / "autograded" / student / assignment
+    record = intake.Record.load(submitted)
+    if record is not None and record.flagged:
+        return f"not gradable: {record.reason}"
     if student not in state.submissions:
         return "no submission in the gradebook"
     if state.unsaved.get(student):
@@ -375,7 +385,8 @@ class Shard:
     process: subprocess.Popen | None = None
     attempts: int = 0
     returncodes: list[int] = field(default_factory=list)
-    errors: int = 0  # students nbgrader reported as failed, read from the log
+    failed_students: list[str] = field(default_factory=list)  # nbgrader reported them failed (log)
+    warnings: list[str] = field(default_factory=list)  # log lines a person should read (_WORTH_READING)
     transient_error: bool = False  # did the current attempt fail in a way a rerun can fix?
     _log_position: int = 0
     _log_rest: bytes = b""
@@ -406,6 +417,7 @@ class Shard:
                 stdout=fh,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent(),  # SIGKILL on this process ends nbgrader too
             )
         self.attempts += 1
 
@@ -421,7 +433,11 @@ class Shard:
         *lines, self._log_rest = data.split(b"\n")
         for line in lines:
             text = line.decode("utf-8", "replace")
-            self.errors += _STUDENT_ERROR in text
+            failed = _STUDENT_ERROR.search(text)
+            if failed:
+                self.failed_students.append(Path(failed[1].strip()).parent.name)
+            if any(marker in text for marker in _WORTH_READING):
+                self.warnings.append(text.split("] ", 1)[-1].strip())
             self.transient_error |= any(marker in text for marker in _TRANSIENT_ERRORS)
 
     def signal(self, signum: int) -> None:
@@ -431,20 +447,26 @@ class Shard:
 
 
 class Progress:
-    """Students graded so far, read from autograded/: a student counts once its executed notebook
-    has been written in this run (failures counted from the shard logs)."""
+    """Students done so far, shown as they finish: a progress bar on a terminal (tqdm: done / total,
+    elapsed, estimated time left), a plain line per student otherwise (a CI log, a Slurm output
+    file). A student is done once its executed notebook has been written in this run, or once
+    nbgrader's log says it failed."""
 
-    def __init__(self, course: Path, assignment: str, shards: list[Shard], stream: IO[str], interval: float):
+    def __init__(self, course: Path, assignment: str, shards: list[Shard], stream: IO[str]):
         self.course, self.assignment, self.shards, self.stream = course, assignment, shards, stream
         self.start = time.time()
         self.pending = {s: shard for shard in shards for s in shard.students}
         self.seen: dict[str, float] = {}  # student -> mtime already looked at
         self.total = len(self.pending)
         self.done = 0
-        self.tty = stream.isatty()
-        self.interval = interval
-        self.last_print = 0.0
-        self.last_line = self.last_printed = ""
+        self.failed: list[str] = []
+        self.bar = None
+        if stream.isatty() and self.total:
+            from tqdm import tqdm
+
+            # No monitor thread: shards are started from this thread with a pre-exec function.
+            tqdm.monitor_interval = 0
+            self.bar = tqdm(total=self.total, unit="student", desc="grading", file=stream, dynamic_ncols=True)
 
     def _graded(self, student: str) -> bool:
         folder = self.course / "autograded" / student / self.assignment
@@ -458,30 +480,49 @@ class Progress:
         self.seen[student] = mtime
         return all(executed(p) for p in notebooks)
 
-    def update(self, final: bool = False) -> None:
-        for student in [s for s in self.pending if self._graded(s)]:
-            del self.pending[student]
-            self.done += 1
+    def update(self) -> None:
         for shard in self.shards:
             shard.scan_log()
-        failed = sum(shard.errors for shard in self.shards)
+        failed_now = {s for shard in self.shards for s in shard.failed_students} - set(self.failed)
+        for student in list(self.pending):
+            if student in failed_now:
+                self.failed.append(student)
+                self._advance(student, "failed")
+            elif self._graded(student):
+                self._advance(student, "graded")
+
+    def _advance(self, student: str, what: str) -> None:
+        del self.pending[student]
+        self.done += 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"failed {len(self.failed)}" if self.failed else "", refresh=False)
+            self.bar.update(1)
+            return
         elapsed = time.time() - self.start
-        rate = f", {elapsed / self.done:.1f} s/student" if self.done else ""
-        line = f"graded {self.done}/{self.total}, failed {failed}, {elapsed:.0f} s{rate}"
-        now = time.monotonic()
-        if self.tty:
-            self.stream.write("\r" + line.ljust(len(self.last_line)) + ("\n" if final else ""))
-            self.stream.flush()
-        elif line.split(",")[:2] != self.last_printed.split(",")[:2] and (
-            final or now - self.last_print >= self.interval
-        ):
+        left = elapsed / self.done * (self.total - self.done)
+        print(
+            f"[{self.done}/{self.total}] {what} {student} ({elapsed:.0f} s elapsed, ~{left:.0f} s left)",
+            file=self.stream,
+            flush=True,
+        )
+
+    def say(self, line: str) -> None:
+        """A line between the updates (above the bar on a terminal)."""
+        if self.bar is not None:
+            self.bar.write(line, file=self.stream)
+        else:
             print(line, file=self.stream, flush=True)
-            self.last_print, self.last_printed = now, line
-        self.last_line = line
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 @dataclass
 class Summary:
+    """What one run did, for the instructor: who was graded, who could not be and why, who was
+    late, and what the logs warn about that a person should read."""
+
     shards: list[Shard]
     status: dict[str, str | None]  # every student of the selected shards -> None if graded
     graded: list[str]  # graded in this run
@@ -489,10 +530,15 @@ class Summary:
     skipped: list[str]  # graded already (--only-missing)
     seconds: float
     interrupted: bool = False
+    not_gradable: dict[str, str] = field(default_factory=dict)  # intake flagged them -> why
+    late: dict[str, float] = field(default_factory=dict)  # graded late -> penalty (points)
+    notes: int = 0  # intake's notes (renamed notebooks, timestamps read...): `python -m gradekit.intake`
+    warnings: list[str] = field(default_factory=list)  # changed locked cells and the like, from the logs
+    unclaimed: list[str] = field(default_factory=list)  # LMS files with no student id
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.interrupted
+        return not self.failed and not self.not_gradable and not self.interrupted
 
     @property
     def incomplete(self) -> bool:
@@ -511,7 +557,7 @@ class Summary:
             return 130
         if self.incomplete and self.failed:
             return 3
-        return 1 if self.failed else 0
+        return 1 if self.failed or self.not_gradable else 0
 
     def report(self) -> str:
         lines = []
@@ -520,12 +566,23 @@ class Summary:
             if bad:
                 codes = ", ".join(map(_signal_name, bad))
                 lines.append(f"{shard.name}: nbgrader ended with {codes} (log: {shard.log})")
-        logs = {student: shard.log.name for shard in self.shards for student in shard.students}
+        logs = {student: shard.log for shard in self.shards for student in shard.students}
+        for student, reason in sorted(self.not_gradable.items()):
+            lines.append(f"not gradable: {student}: {reason}")
         for student, reason in sorted(self.failed.items()):
-            lines.append(f"failed: {student}: {reason} ({logs[student]})")
+            lines.append(f"failed: {student}: {reason} (log: {logs[student]})")
+        for student, penalty in sorted(self.late.items()):
+            lines.append(f"late: {student}: penalty {penalty:g} points")
+        lines += [f"warning: {line}" for line in self.warnings]
+        lines += [f"unclaimed: {name} (no student id in its name)" for name in self.unclaimed]
+        if self.notes:
+            lines.append(
+                f"intake: {self.notes} notes (renamed notebooks, timestamps): python -m gradekit.intake"
+            )
         lines.append(
             f"summary: shards={len(self.shards)} students={len(self.status)} graded={len(self.graded)}"
-            f" failed={len(self.failed)} skipped={len(self.skipped)} seconds={self.seconds:.1f}"
+            f" failed={len(self.failed)} not_gradable={len(self.not_gradable)} skipped={len(self.skipped)}"
+            f" late={len(self.late)} seconds={self.seconds:.1f}"
         )
         return "\n".join(lines)
 
@@ -538,8 +595,10 @@ def plan(
     only_missing: bool,
     assignment: str = ASSIGNMENT,
     log_dir: Path | None = None,
+    not_gradable: Iterable[str] = (),
 ) -> list[Shard]:
-    """The shards to run: their students (all, or the missing ones) and their exclusion lists."""
+    """The shards to run: their students (all, or the missing ones, never those intake found
+    `not_gradable`) and their exclusion lists."""
     students = submitted_students(course, assignment)
     with_comma = [s for s in students if "," in s]
     if with_comma:
@@ -557,6 +616,7 @@ def plan(
         else:
             todo = mine
         skipped = [s for s in mine if s not in todo]
+        todo = [s for s in todo if s not in set(not_gradable)]
         exclude = sorted(known - set(todo))
         log = log_dir / f"shard-{index}-of-{shards}.log"
         result.append(Shard(index, shards, todo, skipped, exclude, log))
@@ -573,15 +633,36 @@ def run(
     assignment: str = ASSIGNMENT,
     log_dir: Path | None = None,
     stream: IO[str] = sys.stderr,
-    progress_interval: float = 10.0,
 ) -> Summary:
-    """Grade the selected shards concurrently and report; the gradebook is checked first."""
+    """Take in the selected shards' submissions (gradekit.intake), grade them concurrently, and
+    report. The gradebook is checked first; nbgrader's own log goes to one file per shard under
+    `log_dir` (default <course>/logs/autograde/), the progress and the summary to `stream`.
+    Raises DatabaseError (the gradebook cannot be used), ValueError (ids nbgrader cannot
+    exclude), FileNotFoundError (no release to take submissions in against)."""
     course = Path(course).resolve()
     db_url = normalized_db_url(db_url or course_db_url(course))
     print(f"gradebook: {check_database(db_url, assignment)}", file=stream, flush=True)
     indices = range(shards) if shard_index is None else [shard_index]
-    selected = plan(course, db_url, shards, indices, only_missing, assignment, log_dir)
     start = time.time()
+
+    # Intake first, for this run's shards only (other shard jobs take in their own students).
+    taken_course = intake.Course.load(course, assignment, db_url)
+    mine = [s for s in taken_course.students() if shard_of(s, shards) in indices]
+    taken = intake.take_in(taken_course, mine)
+    not_gradable = taken.flagged
+    notes = sum(len(record.notes) for record in taken.records.values())
+    intake_log = (log_dir or course / LOG_DIR) / "intake.log"
+    intake_log.parent.mkdir(parents=True, exist_ok=True)
+    with intake_log.open("a", encoding="utf-8") as fh:
+        fh.write(f"# {datetime.now().isoformat(timespec='seconds')} {len(mine)} students\n")
+        fh.writelines(line + "\n" for line in taken.lines())
+    print(
+        f"intake: {len(mine)} students, {len(not_gradable)} not gradable, {notes} notes (log {intake_log})",
+        file=stream,
+        flush=True,
+    )
+
+    selected = plan(course, db_url, shards, indices, only_missing, assignment, log_dir, not_gradable)
     for shard in selected:
         note = f", {len(shard.skipped)} graded already" if only_missing else ""
         print(f"{shard.name}: {len(shard.students)} to grade{note}, log {shard.log}", file=stream, flush=True)
@@ -589,7 +670,7 @@ def run(
     for shard in running:
         shard.start(course, assignment, db_url)
         print(f"{shard.name}: nbgrader pid {shard.process.pid}", file=stream, flush=True)
-    progress = Progress(course, assignment, running, stream, progress_interval)
+    progress = Progress(course, assignment, running, stream)
     interrupted = False
     try:
         active = bool(running)
@@ -609,34 +690,56 @@ def run(
                 if code != 0 and shard.transient_error and shard.attempts <= retries:
                     todo = _still_missing(course, db_url, shard.students, assignment)
                     if todo:
-                        print(f"{shard.name}: transient error, retrying {len(todo)} students", file=stream)
+                        progress.say(f"{shard.name}: transient error, retrying {len(todo)} students")
                         time.sleep(2 * shard.attempts)  # a server restarting, a long lock: give it time
                         shard.exclude = sorted(set(shard.exclude) | (set(shard.students) - set(todo)))
                         shard.start(course, assignment, db_url)
                         active = True
     except KeyboardInterrupt:
         interrupted = True
-        print(f"\ninterrupted: stopping {len(running)} shard(s)", file=stream, flush=True)
+        progress.say(f"interrupted: stopping {len(running)} shard(s)")
         _stop(running)
     for shard in running:  # the last exit codes
         if len(shard.returncodes) < shard.attempts:
             shard.returncodes.append(shard.process.wait())
-    progress.update(final=True)
+    progress.update()
+    progress.close()
 
     everyone = [s for shard in selected for s in (*shard.students, *shard.skipped)]
     status = grading_status(course, db_url, everyone, assignment)
+    status.update({s: f"not gradable: {reason}" for s, reason in not_gradable.items()})
     attempted = [s for shard in selected for s in shard.students]
+    graded = [s for s in attempted if status[s] is None]
     summary = Summary(
         shards=selected,
         status=status,
-        graded=[s for s in attempted if status[s] is None],
+        graded=graded,
         failed={s: status[s] for s in attempted if status[s] is not None},
         skipped=[s for shard in selected for s in shard.skipped],
         seconds=time.time() - start,
         interrupted=interrupted,
+        not_gradable=not_gradable,
+        late=late_penalties(db_url, assignment, graded),
+        notes=notes,
+        warnings=[line for shard in selected for line in shard.warnings],
+        unclaimed=taken.unclaimed,
     )
     print(summary.report(), file=stream, flush=True)
     return summary
+
+
+def late_penalties(db_url: str, assignment: str, students: Iterable[str]) -> dict[str, float]:
+    """student -> late-submission penalty (points) for those of `students` nbgrader found late."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    late = {}
+    with Gradebook(db_url) as gradebook:
+        for student in students:
+            with contextlib.suppress(MissingEntry):
+                submission = gradebook.find_submission(assignment, student)
+                if submission.total_seconds_late > 0:
+                    late[student] = float(submission.late_submission_penalty or 0.0)
+    return late
 
 
 def _still_missing(course: Path, db_url: str, students: list[str], assignment: str) -> list[str]:
@@ -730,7 +833,7 @@ def main(argv: list[str] | None = None) -> int:
             assignment=args.assignment,
             log_dir=args.log_dir,
         )
-    except (DatabaseError, ValueError) as error:
+    except (DatabaseError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before any shard started, or while summing up
