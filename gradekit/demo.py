@@ -1,9 +1,13 @@
 """The main job, end to end, on the default SQLite gradebook:
 
-regenerate the release and the solutions from `source/`, hand in the simulated cohort of
-`gradekit.cohort` (correct, partial, buggy and adversarial submissions), autograde it, write
-feedback, export per-exercise grades, write the HTML grade report, and print the per-exercise
-table with each student's expected scores beside the ones nbgrader gave.
+regenerate the release and the solutions from `source/`, give the assignment a due date, hand in
+the simulated cohort of `gradekit.cohort` (correct, partial, buggy and adversarial submissions) and
+the arrivals of `gradekit.arrivals` (renamed, re-encoded, split, late... hand-ins), take them in and
+autograde them (`gradekit.shards`: a progress bar, then a summary), write feedback, export
+per-exercise grades, write the HTML grade report, and print the per-exercise table with each
+student's expected scores beside the ones nbgrader gave.
+
+nbgrader's own output goes to logs/ (one file per command, one per shard under logs/autograde/).
 
     python -m gradekit.demo [--small]
 """
@@ -21,26 +25,49 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook
 
-from gradekit import cohort, grades, report
+from gradekit import arrivals, cohort, grades, report, shards
+from gradekit.lifeline import die_with_parent
 from gradekit.notebooks import ASSIGNMENT, CHECKS_CELL, COURSE_ROOT, EXERCISES, NOTEBOOK, sync_checks_cell
+from gradekit.timestamps import read_timestamp
 
 # The catalog has three endless loops; each costs one cell timeout. The reference notebook's
 # slowest cell needs ~1 s, so the demo grades with a shorter timeout than the course's 30 s.
 DEMO_CELL_TIMEOUT = "10"
 
 
-def nbgrader(course: Path, *args: str, check: bool = True, **env_vars: str) -> subprocess.CompletedProcess:
+def nbgrader(
+    course: Path, *args: str, check: bool = True, log: Path | None = None, **env_vars: str
+) -> subprocess.CompletedProcess:
     """Run an nbgrader command in `course`, with this environment's bin/ first on PATH (nbgrader
-    calls `alembic` by name when it creates a gradebook)."""
+    calls `alembic` by name when it creates a gradebook); with `log`, its output is appended to
+    that file instead of the terminal. Raises CalledProcessError (with `check`) naming the log."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     env = dict(os.environ, PATH=path, **env_vars)
-    return subprocess.run(
-        [sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, check=check, text=True
-    )
+    argv = [sys.executable, "-m", "nbgrader", *args]
+    if log is None:
+        return subprocess.run(argv, cwd=course, env=env, check=check, text=True, preexec_fn=die_with_parent())
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write(f"\n# nbgrader {' '.join(args)}\n")
+        fh.flush()
+        result = subprocess.run(
+            argv,
+            cwd=course,
+            env=env,
+            text=True,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent(),
+        )
+    if check and result.returncode:
+        print(f"nbgrader {args[0]} failed (exit {result.returncode}): see {log}", file=sys.stderr)
+        result.check_returncode()
+    return result
 
 
 # `--small`: four students of the catalog, for a quick look (and the test of this job).
 SMALL = ("ok_reference", "part_ex1_ex2", "part_only_ex1", "part_blank")
+SMALL_ARRIVALS = ("arr_renamed_browser_copy", "arr_late", "arr_python_file_only")
 
 
 def hand_in(course: Path, submissions: dict[str, nbformat.NotebookNode | bytes]) -> None:
@@ -54,11 +81,18 @@ def hand_in(course: Path, submissions: dict[str, nbformat.NotebookNode | bytes])
             nbformat.write(nb, str(folder / NOTEBOOK))
 
 
-def expected_column(cases: dict[str, cohort.Case], student: str) -> str:
-    """What the catalog says this student must get: ex1 ex2 ex3, or why nbgrader rejects them."""
+def expected_column(cases: dict[str, cohort.Case | arrivals.Arrival], student: str) -> str:
+    """What the catalogs say this student must get: ex1 ex2 ex3 (and the late penalty), or why
+    the submission cannot be graded."""
     case = cases[student]
+    if isinstance(case, arrivals.Arrival):
+        if case.flagged:
+            return f"not gradable: {case.flagged}"
+        want = case.expected()
+        late = f", late -{case.penalty:g}" if case.penalty else ""
+        return " ".join(f"{want[ex]:g}" for ex in EXERCISES) + late
     if case.rejected:
-        return f"rejected: {case.rejected}"
+        return f"not gradable: {case.rejected}"
     want = case.expected()
     return " ".join(f"{want[ex]:g}" for ex in EXERCISES)
 
@@ -67,45 +101,64 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course root (default: this repo)")
     parser.add_argument(
-        "--small", action="store_true", help="4 students of the simulated cohort instead of all ~45"
+        "--small", action="store_true", help="7 students (4 of the cohort, 3 arrivals) instead of all ~80"
     )
     args = parser.parse_args(argv)
     course: Path = args.course.resolve()
     start = time.perf_counter()
 
     # A fresh gradebook and fresh outputs, so the run shows exactly what this source produces.
-    for generated in ("gradebook.db", "submitted", "autograded", "feedback"):
+    for generated in ("gradebook.db", "submitted", "autograded", "feedback", "logs"):
         path = course / generated
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
+    logs = course / "logs"
 
     source = course / "source" / ASSIGNMENT / NOTEBOOK
     if sync_checks_cell(source):
         print(f"copied gradekit/checks.py into {source} (cell {CHECKS_CELL})")
-    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force")
-    nbgrader(course, "generate_solution", ASSIGNMENT, "--force")
+    print(f"release and solutions from {source.relative_to(course)} (log: logs/generate.log)")
+    nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", log=logs / "generate.log")
+    nbgrader(course, "generate_solution", ASSIGNMENT, "--force", log=logs / "generate.log")
+    db_url = f"sqlite:///{course / 'gradebook.db'}"
+    with Gradebook(db_url) as gradebook:
+        gradebook.update_or_create_assignment(ASSIGNMENT, duedate=read_timestamp(arrivals.DUE))
     kit = cohort.Kit.load(course)
-    cases = {c.student: c for c in cohort.catalog() if not args.small or c.student in SMALL}
-    hand_in(course, cohort.build(list(cases.values()), kit))
-    # A broken submission makes autograde exit 1 after grading everybody else: expected here.
-    nbgrader(course, "autograde", ASSIGNMENT, "--force", check=False, NBGRADER_CELL_TIMEOUT=DEMO_CELL_TIMEOUT)
-    nbgrader(course, "generate_feedback", ASSIGNMENT, "--force", check=False)
+    cases: dict[str, cohort.Case | arrivals.Arrival] = {
+        c.student: c for c in cohort.catalog() if not args.small or c.student in SMALL
+    }
+    hand_in(course, cohort.build([c for c in cases.values() if isinstance(c, cohort.Case)], kit))
+    handed = [a for a in arrivals.catalog() if not args.small or a.student in SMALL_ARRIVALS]
+    arrivals.hand_in(lambda student: course / "submitted" / student / ASSIGNMENT, handed, kit)
+    cases.update({a.student: a for a in handed})
+    print(f"handed in: {len(cases)} students, due {arrivals.DUE}")
+
+    # Intake, then autograding in two shards; not gradable students are listed in the summary.
+    os.environ["NBGRADER_CELL_TIMEOUT"] = DEMO_CELL_TIMEOUT
+    shards.run(course, shards=2, db_url=db_url, stream=sys.stdout)
+    nbgrader(course, "generate_feedback", ASSIGNMENT, "--force", check=False, log=logs / "feedback.log")
     nbgrader(
-        course, "export", "--exporter", "gradekit.grades.ExerciseCsvExport", "--to", "grades_by_exercise.csv"
+        course,
+        "export",
+        "--exporter",
+        "gradekit.grades.ExerciseCsvExport",
+        "--to",
+        "grades_by_exercise.csv",
+        log=logs / "export.log",
     )
     report.main(["--course", str(course), "--to", str(course / "report.html")])
 
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+    with Gradebook(db_url) as gradebook:
         table = grades.table(
-            grades.collect(gradebook),
+            grades.collect(gradebook, ASSIGNMENT, course),
             extra=("expected", lambda student: expected_column(cases, student)) if cases else None,
         )
     print()
     print(table)
     print(f"\nfeedback: {course / 'feedback'}\nexport:   {course / 'grades_by_exercise.csv'}")
-    print(f"report:   {course / 'report.html'}")
+    print(f"report:   {course / 'report.html'}\nlogs:     {logs}")
     print(f"done in {time.perf_counter() - start:.1f} s")
     return 0
 

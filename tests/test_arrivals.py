@@ -1,0 +1,162 @@
+"""Submissions as they really arrive (gradekit.arrivals), graded end to end the way the kit grades:
+`python -m gradekit.shards` with a due date and nbgrader's "zero" late penalty. Every gradable case
+(the reference solution, renamed, re-encoded, split, pasted, late...) gets exactly its written-down
+scores, every case that cannot be graded is listed with its reason and has a row without a score,
+and the figures of the kit's export, nbgrader's export and the summary agree."""
+
+from __future__ import annotations
+
+import csv
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Gradebook
+
+from gradekit import arrivals, cohort, grades
+from gradekit.demo import nbgrader
+from gradekit.intake import INTAKE_DIR, Record
+from gradekit.lifeline import die_with_parent
+from gradekit.notebooks import ASSIGNMENT, EXERCISES, NOTEBOOK
+from gradekit.timestamps import read_timestamp
+
+pytestmark = pytest.mark.course
+
+CASES = {a.student: a for a in arrivals.catalog()}
+
+
+@dataclass
+class Run:
+    root: Path
+    output: str  # what `python -m gradekit.shards` printed (not a terminal: a line per student)
+    returncode: int
+    grades: dict[str, grades.StudentGrades]
+    log: str  # the shards' nbgrader logs, together
+
+
+@pytest.fixture(scope="module")
+def run(course, tmp_path_factory) -> Run:
+    import shutil
+
+    root = Path(shutil.copytree(course, tmp_path_factory.mktemp("arrivals") / "course"))
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        gradebook.update_or_create_assignment(ASSIGNMENT, duedate=read_timestamp(arrivals.DUE))
+    arrivals.hand_in(
+        lambda s: root / "submitted" / s / ASSIGNMENT, list(CASES.values()), cohort.Kit.load(root)
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "gradekit.shards", "--course", str(root), "--shards", "2"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        preexec_fn=die_with_parent(),
+    )
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        found = {g.student: g for g in grades.collect(gradebook, ASSIGNMENT, root)}
+    log = "".join(p.read_text() for p in sorted((root / "logs" / "autograde").glob("shard-*.log")))
+    return Run(root, result.stderr, result.returncode, found, log)
+
+
+def test_every_arrival_gets_its_written_down_result(run):
+    problems = []
+    for student, case in CASES.items():
+        got = run.grades.get(student)
+        if got is None:
+            problems.append(f"{student}: no gradebook row")
+            continue
+        if case.flagged:
+            if got.graded or case.flagged not in (got.reason or ""):
+                problems.append(f"{student}: expected not gradable ({case.flagged}), got {got.row()}")
+            continue
+        scores = {ex: got.exercise(ex) for ex in EXERCISES}
+        if not got.graded or scores != case.expected() or got.penalty != case.penalty:
+            problems.append(
+                f"{student}: {scores} penalty {got.penalty}, expected {case.expected()} {case.penalty}"
+            )
+        if got.total != sum(scores.values()) - case.penalty:
+            problems.append(f"{student}: total {got.total} is not the exercises minus the penalty")
+        if case.note:
+            record = Record.load(run.root / "submitted" / student / ASSIGNMENT)
+            if record is None or not any(case.note in note for note in record.notes):
+                problems.append(f"{student}: no intake note with {case.note!r}: {record}")
+    assert not problems, "\n".join(problems) + "\n" + run.output[-3000:]
+
+
+def test_the_summary_lists_not_gradable_late_and_tampering(run):
+    flagged = {s for s, c in CASES.items() if c.flagged}
+    late = {s for s, c in CASES.items() if c.penalty}
+    assert run.returncode == 1, run.output  # complete, but some students cannot be graded
+    assert set(re.findall(r"^not gradable: (\w+): ", run.output, re.M)) == flagged
+    assert set(re.findall(r"^late: (\w+): penalty 30 points$", run.output, re.M)) == late
+    for case in CASES.values():
+        if case.log:
+            assert f"warning: {case.log}" in run.output
+    summary = re.search(r"^summary: (.*) seconds=", run.output, re.M)[1]
+    assert summary == (
+        f"shards=2 students={len(CASES)} graded={len(CASES) - len(flagged)} failed=0"
+        f" not_gradable={len(flagged)} skipped=0 late={len(late)}"
+    )
+    # not a terminal: one plain line per student graded, none of nbgrader's log lines
+    lines = re.findall(r"^\[(\d+)/(\d+)\] graded (\w+) ", run.output, re.M)
+    assert sorted(s for _, _, s in lines) == sorted(set(CASES) - flagged)
+    assert [int(n) for n, _, _ in lines] == list(range(1, len(lines) + 1))
+    assert "[AutogradeApp" not in run.output and len(run.output.splitlines()) < 3 * len(CASES)
+
+
+def test_only_real_tampering_is_logged(run):
+    """nbgrader's false alarm (the hidden tests it puts back change every test cell's checksum) is
+    gone; a student who changed a test cell is named, once per cell."""
+    assert "Attribute 'checksum'" not in run.log
+    tampered = re.findall(r"(\w+) changed the locked cell (\w+)", run.log)
+    assert tampered == [("arr_changed_test_cell", "ex1_tanh")]
+
+
+def test_nothing_handed_in_is_lost(run):
+    """Every file a student handed in is still in their folder, byte for byte (the graded notebook
+    or a kept original), and nothing intake keeps reaches autograded/."""
+    kit = cohort.Kit.load(run.root)
+    for student, case in CASES.items():
+        folder = run.root / "submitted" / student / ASSIGNMENT
+        present = {p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+        for name, data in case.files(kit).items():
+            assert data in present, f"{student}: {name} is gone"
+        assert not (run.root / "autograded" / student / ASSIGNMENT / INTAKE_DIR).exists()
+
+
+def test_a_huge_print_keeps_notebook_and_feedback_small(run):
+    autograded = run.root / "autograded" / "arr_print_20_mb" / ASSIGNMENT / NOTEBOOK
+    assert autograded.stat().st_size < 1_000_000
+    nbgrader(run.root, "generate_feedback", ASSIGNMENT, "--student", "arr_print_20_mb", "--force")
+    page = run.root / "feedback" / "arr_print_20_mb" / ASSIGNMENT / "mini_auto_grad.html"
+    assert page.stat().st_size < 1_000_000
+    assert "output cut" in page.read_text()
+
+
+def test_exports_agree_after_the_late_penalty(run, tmp_path):
+    """The kit's CSV and nbgrader's own export give the same total for everyone; the kit's adds the
+    exercises, the penalty and the reason for the not gradable."""
+    nbgrader(run.root, "export", "--to", str(tmp_path / "stock.csv"))
+    nbgrader(
+        run.root,
+        "export",
+        "--exporter",
+        "gradekit.grades.ExerciseCsvExport",
+        "--to",
+        str(tmp_path / "kit.csv"),
+    )
+    with (tmp_path / "stock.csv").open(newline="") as fh:
+        stock = {row["student_id"]: row for row in csv.DictReader(fh)}
+    with (tmp_path / "kit.csv").open(newline="") as fh:
+        kit = {row["student_id"]: row for row in csv.DictReader(fh)}
+    assert set(kit) == set(stock) == set(CASES)
+    for student, case in CASES.items():
+        assert float(kit[student]["total"]) == float(stock[student]["score"]), student
+        assert (
+            float(kit[student]["penalty"]) == float(stock[student]["late_submission_penalty"]) == case.penalty
+        )
+        assert kit[student]["graded"] == str(case.flagged is None)
+        assert kit[student]["late"] == str(bool(case.penalty))
+        assert (case.flagged or "") in kit[student]["reason"]
