@@ -97,6 +97,24 @@ def expected_column(cases: dict[str, cohort.Case | arrivals.Arrival], student: s
     return " ".join(f"{want[ex]:g}" for ex in EXERCISES)
 
 
+def got_column(g: grades.StudentGrades) -> str:
+    """What nbgrader gave, in the words of `expected_column`."""
+    if not g.graded:
+        return f"not gradable: {g.reason}"
+    late = f", late -{g.penalty:g}" if g.penalty else ""
+    return " ".join(f"{g.exercise(ex):g}" for ex in EXERCISES) + late
+
+
+def as_expected(cases: dict[str, cohort.Case | arrivals.Arrival], got: grades.StudentGrades) -> bool:
+    """Did this student get what the catalog says? (For the not gradable: the right reason.)"""
+    want = expected_column(cases, got.student)
+    if isinstance(cases[got.student], cohort.Case) and cases[got.student].rejected:
+        return not got.graded  # the cohort's text says why nbgrader fails, not intake's words
+    if want.startswith("not gradable: "):
+        return not got.graded and want.removeprefix("not gradable: ") in (got.reason or "")
+    return got_column(got) == want
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course root (default: this repo)")
@@ -151,16 +169,20 @@ def main(argv: list[str] | None = None) -> int:
     report.main(["--course", str(course), "--to", str(course / "report.html")])
 
     with Gradebook(db_url) as gradebook:
-        table = grades.table(
-            grades.collect(gradebook, ASSIGNMENT, course),
-            extra=("expected", lambda student: expected_column(cases, student)) if cases else None,
-        )
+        everyone = grades.collect(gradebook, ASSIGNMENT, course)
+    table = grades.table(everyone, extra=("expected", lambda student: expected_column(cases, student)))
     print()
     print(table)
+    wrong = [g for g in everyone if g.student in cases and not as_expected(cases, g)]
+    for g in wrong:
+        print(
+            f"NOT AS EXPECTED: {g.student}: got {got_column(g)}, expected {expected_column(cases, g.student)}"
+        )
+    print(f"\nas expected: {len(everyone) - len(wrong)}/{len(everyone)} students")
     print(f"\nfeedback: {course / 'feedback'}\nexport:   {course / 'grades_by_exercise.csv'}")
     print(f"report:   {course / 'report.html'}\nlogs:     {logs}")
     print(f"done in {time.perf_counter() - start:.1f} s")
-    return 0
+    return 1 if wrong else 0
 
 
 if __name__ == "__main__":

@@ -7,6 +7,16 @@ concurrently, each shard ONE `nbgrader autograde` process.
     python -m gradekit.shards --status                    # who is graded, who is missing (exit 1 if any)
     python -m gradekit.shards --check-db                  # can the gradebook be reached? (before generating)
 
+Intake. Before grading, every student of the run's shards is taken in (gradekit.intake: renamed
+notebooks, encodings, timestamps); a student who cannot be graded is *not gradable*: registered
+with a submission that has no score, left out of nbgrader's run, and listed with the reason.
+
+Progress and logs. On a terminal a tqdm progress bar counts students done / total with the elapsed
+time and an estimate; otherwise (a CI log, a Slurm output file) one line per student. nbgrader's
+own log goes to one file per shard, intake's to intake.log, under logs/autograde/. The summary at
+the end lists the not gradable (with reasons), the failed, the late (with the penalty), warnings a
+person should read (a student who changed a locked cell), unclaimed LMS files, and the counts.
+
 Shards. A student (a folder `submitted/<id>/<assignment>/` holding a notebook) belongs to shard
 `sha256(id) mod N`. That depends on the id alone, not on who else submitted or what is graded
 already, so independent shard jobs (one per machine, started at different times) agree on it.
@@ -29,13 +39,13 @@ Missing. A student is *graded* when all three hold, and *missing* otherwise:
   3. the submission is not newer than its grading (`timestamp.txt` in submitted/ vs autograded/).
 `--only-missing` grades exactly the missing students, with `--force` so that nbgrader replaces
 their partial folders. Without it, every student of the shard is graded afresh (`--force`).
-A student nbgrader cannot grade (invalid notebook, dead kernel) stays missing, is reported as
-failed, and keeps one submission in the gradebook that scores 0 until it is fixed.
+A student that cannot be graded stays missing, is reported (not gradable, or failed), and keeps
+one submission in the gradebook without a score until it is fixed.
 
-Exit codes: 0 every student graded; 1 some students cannot be graded (a rerun fails the same way:
-see the summary and the shard logs); 2 the database or the course cannot be used (nothing ran);
-3 grading incomplete (an nbgrader process was killed, or kept failing on a database or kernel
-start error): run again with --only-missing; 130 interrupted.
+Exit codes: 0 every student graded; 1 some students cannot be graded (not gradable, or failed: a
+rerun fails the same way: see the summary and the shard logs); 2 the database or the course cannot
+be used (nothing ran); 3 grading incomplete (an nbgrader process was killed, or kept failing on a
+database or kernel start error): run again with --only-missing; 130 interrupted.
 
 Databases. SQLite (the default) serves shards on one machine; its URL gets a 60 s busy timeout,
 and a shard that still stops on a database error is rerun for its missing students (`--retries`).
@@ -466,7 +476,19 @@ class Progress:
 
             # No monitor thread: shards are started from this thread with a pre-exec function.
             tqdm.monitor_interval = 0
-            self.bar = tqdm(total=self.total, unit="student", desc="grading", file=stream, dynamic_ncols=True)
+            try:  # a terminal that does not know its size (0 x 0) would get no bar at all
+                known = min(os.get_terminal_size(stream.fileno())) > 0
+            except (OSError, ValueError):
+                known = False
+            self.bar = tqdm(
+                total=self.total,
+                unit="student",
+                desc="grading",
+                file=stream,
+                dynamic_ncols=known,
+                ncols=None if known else 80,
+                nrows=None if known else 24,
+            )
 
     def _graded(self, student: str) -> bool:
         folder = self.course / "autograded" / student / self.assignment

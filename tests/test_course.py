@@ -208,7 +208,15 @@ def test_demo_runs_end_to_end(tmp_path):
     assert re.search(r"^ok_reference\s+10\s+10\s+10\s+30\s+10 10 10$", table, re.M), table
     assert re.search(r"^part_only_ex1\s+10\s+0\s+0\s+10\s+10 0 0$", table, re.M), table
     assert re.search(r"^part_blank\s+0\s+0\s+0\s+0\s+0 0 0$", table, re.M), table
+    assert re.search(r"^arr_late\s+10\s+10\s+10\s+-30\s+0\s+10 10 10, late -30$", table, re.M), table
+    assert re.search(r"^arr_python_file_only\s+not graded\s+not gradable: no notebook", table, re.M), table
+    assert "\nas expected: 7/7 students\n" in table
+    # quiet: progress and summary, no nbgrader log line (those are in logs/)
+    assert "[AutogradeApp" not in result.stdout + result.stderr
+    assert len(result.stdout.splitlines()) < 60, result.stdout
+    assert "Attribute 'checksum'" not in "".join(p.read_text() for p in (tmp_path / "logs").rglob("*.log"))
     assert (tmp_path / "report.html").read_text().count("<svg") >= 4
     rows = (tmp_path / "grades_by_exercise.csv").read_text().splitlines()
-    assert rows[0] == "assignment,student_id,ex1,ex2,ex3,total,max,submitted,graded"
-    assert "mini_auto_grad,ok_reference,10.0,10.0,10.0,30.0,30.0,True,True" in rows
+    assert rows[0] == "assignment,student_id,ex1,ex2,ex3,penalty,total,max,submitted,graded,late,reason"
+    assert "mini_auto_grad,ok_reference,10.0,10.0,10.0,0.0,30.0,30.0,True,True,False," in rows
+    assert "mini_auto_grad,arr_late,10.0,10.0,10.0,30.0,0.0,30.0,True,True,True," in rows

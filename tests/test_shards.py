@@ -33,6 +33,7 @@ from gradekit.shards import (
     DatabaseError,
     GradebookState,
     check_database,
+    course_db_url,
     executed,
     gradebook_state,
     missing_reason,
@@ -81,7 +82,9 @@ def sequential(course, cohort, tmp_path_factory) -> dict[str, dict[str, float]]:
     result = nbgrader(root, "autograde", ASSIGNMENT, check=False, log=root / "autograde.log")
     assert result.returncode == 1, "nbgrader should report the student it cannot grade"
     log = (root / "autograde.log").read_text()
-    assert "intake: broken_json cannot be graded: mini_auto_grad.ipynb is not a notebook" in log
+    assert (
+        "intake: broken_json cannot be graded: mini_auto_grad.ipynb is not valid JSON (Expecting value" in log
+    )
     scores = scores_of(f"sqlite:///{root / 'gradebook.db'}")
     points = grade_cells(read(SOURCE_NOTEBOOK))
     assert scores["reference"] == points
@@ -400,3 +403,34 @@ def test_the_command_line_refuses_a_bad_database_before_grading(course):
     assert result.returncode == 2
     assert "error: no gradebook at /nowhere/g.db" in result.stderr
     assert not (course / "autograded").exists()
+
+
+def test_on_a_terminal_the_progress_is_a_bar(fresh_course, release_nb):
+    """On a terminal (a pseudo-terminal here) the runner draws tqdm's bar: students done / total,
+    elapsed and the estimate, then the summary; no line per student."""
+    import pty
+
+    hand_in(fresh_course, {"blank": release_nb, "also_blank": release_nb})
+    controller, terminal = pty.openpty()
+    runner = shards(
+        fresh_course, course_db_url(fresh_course), "--shards", "1", stdout=terminal, stderr=terminal
+    )
+    os.close(terminal)
+    chunks = []
+    try:
+        while True:
+            try:
+                data = os.read(controller, 65536)
+            except OSError:  # the runner closed the terminal: it has ended
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        runner.wait(timeout=600)
+        os.close(controller)
+    output = b"".join(chunks).decode("utf-8", "replace")
+    assert runner.returncode == 0, output
+    assert re.search(r"grading: 100%\|[^|]*\| 2/2 \[\d\d:\d\d<00:00", output), output
+    assert "] graded blank" not in output  # the plain line per student is for logs, not terminals
+    assert summary(output.replace("\r\n", "\n")) == counts(shards=1, students=2, graded=2)
