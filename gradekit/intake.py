@@ -277,10 +277,17 @@ def take_in_folder(
     if not folder.is_dir():
         record.flagged.append(f"no folder {folder}")
         return record
-    found = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".ipynb")
+    found = sorted(
+        p for p in folder.iterdir() if (p.is_file() or p.is_symlink()) and p.suffix.lower() == ".ipynb"
+    )
     readable: dict[Path, tuple[nbformat.NotebookNode, str, str | None]] = {}
     unreadable: dict[Path, str] = {}
     for path in found:
+        if path.is_symlink():  # read as the grader, a link could show a student any file it can read
+            unreadable[path] = (
+                f"a symbolic link, not a notebook (to {os.readlink(path)!r}): hand in the file itself"
+            )
+            continue
         try:
             readable[path] = parse_notebook(path.read_bytes())
         except NotANotebook as error:
@@ -374,6 +381,11 @@ def take_in_folder(
 
 def _take_in_timestamp(folder: Path, files: _Folder, record: Record, due: dt.datetime | None) -> None:
     path = folder / "timestamp.txt"
+    if path.is_symlink():
+        files.keep(path)
+        record.notes.append(
+            f"timestamp.txt is a symbolic link, not a time: graded as on time (kept under {INTAKE_DIR}/)"
+        )
     if path.exists():
         data = path.read_bytes()
         as_nbgrader_reads = data.decode("utf-8", errors="replace").strip()

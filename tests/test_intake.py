@@ -668,6 +668,28 @@ def test_a_timestamp_in_words_is_kept_aside_and_the_submission_has_no_time(tmp_p
     assert "graded as on time" in note
 
 
+def test_a_symbolic_link_is_never_read(tmp_path, expected):
+    """Intake and nbgrader read as the grader: a link handed in as the notebook (or as the
+    timestamp) could show the student any file the grader can read. It is not followed: a linked
+    notebook makes the folder not gradable, a linked timestamp is kept aside."""
+    secret = tmp_path / "gradebook-secret.ipynb"
+    secret.write_bytes(WORK)
+    folder = hand_in_files(tmp_path, {})
+    (folder / NOTEBOOK).symlink_to(secret)
+    record = take_in_folder(folder, expected)
+    assert record.flagged == [
+        f"{NOTEBOOK} is a symbolic link, not a notebook (to {str(secret)!r}): hand in the file itself"
+    ]
+    assert record.graded == {}
+
+    other = hand_in_files(tmp_path / "b", {NOTEBOOK: WORK})
+    (other / "timestamp.txt").symlink_to(tmp_path / "anything")
+    record = take_in_folder(other, expected)
+    assert record.flagged == [] and record.timestamp is None
+    assert not (other / "timestamp.txt").is_symlink() and not (other / "timestamp.txt").exists()
+    assert any("timestamp.txt is a symbolic link" in note for note in record.notes)
+
+
 def test_lms_late_with_a_due_date_is_stamped_one_second_after_it(tmp_path, expected):
     folder = hand_in_files(tmp_path, {NOTEBOOK: WORK})
     record = take_in_folder(folder, expected, due=DUE, late_by_lms=True)
