@@ -4,9 +4,10 @@
 way editors, browsers, operating systems and LMS downloads mangle them: renamed copies, split and
 pasted cells, byte-order marks, timestamps in other zones or in words, a 20 MB print, a late hand-in.
 Each case was built from a public bug report or an nbgrader 0.9.6 failure measured on this course
-(docs/intake.md). Every case's code is the reference solution, so every gradable case must score
-full marks in each exercise (minus a late penalty); a case that cannot be graded must be flagged
-with a reason that says what to do.
+(docs/intake.md). Every case's code is the reference solution, so a gradable case scores full
+marks in each exercise (minus a late penalty) unless it lost some of that code on the way (its
+`scores` say what remains); a case that cannot be graded must be flagged with a reason that says
+what to do.
 
 Timestamps are against `DUE`, the due date the demo and the tests give the assignment.
 """
@@ -37,10 +38,11 @@ class Arrival:
     note: str | None = None  # a text one of intake's notes must contain
     penalty: float = 0.0  # points the late-submission penalty takes
     log: str | None = None  # a text autograde's log must contain (a warning that must stay)
+    scores: tuple[float, float, float] = (10.0, 10.0, 10.0)  # ex1, ex2, ex3 when gradable
 
     def expected(self) -> dict[str, float] | None:
-        """Per-exercise scores (the reference solution's), None when not gradable."""
-        return None if self.flagged else {"ex1": 10.0, "ex2": 10.0, "ex3": 10.0}
+        """Per-exercise scores, before any late penalty; None when not gradable."""
+        return None if self.flagged else dict(zip(("ex1", "ex2", "ex3"), self.scores))
 
 
 def _bytes(nb) -> bytes:
@@ -90,6 +92,10 @@ def _paste(nb, grade_id: str, at: str | None) -> None:
 def _tamper(nb) -> None:
     test = cell(nb, "ex1_tanh")
     test.source = test.source.replace("report(", "print('all good')\n# report(", 1)
+
+
+def _delete(nb, *grade_ids: str) -> None:
+    nb.cells[:] = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") not in grade_ids]
 
 
 def _print_20_mb(nb) -> None:
@@ -236,6 +242,15 @@ ARRIVALS: tuple[Arrival, ...] = (
         "arr_print_20_mb",
         "a solution cell that prints one line of 20 MB",
         _with(_print_20_mb),
+    ),
+    Arrival(
+        "arr_deleted_solution_and_test",
+        "the training solution cell and its test cell both deleted (ex3's training skipped)",
+        _with(lambda nb: _delete(nb, "training", "ex3_train_xor")),
+        # the test is put back (nbgrader 0.9.6 stopped on a KeyError and graded nothing) and
+        # fails without train(): 4 points of ex3
+        scores=(10.0, 10.0, 6.0),
+        log="arr_deleted_solution_and_test deleted the test cell ex3_train_xor",
     ),
     Arrival(
         "arr_changed_test_cell",

@@ -11,8 +11,9 @@ notebook or file damaged on purpose) and an expectation written down *before* gr
   code, and pass with the reference solution for the pieces they are not about).
 - `piece`: for a single mistake, the piece it is in (e.g. "Value.tanh._backwards"): every failed
   check must name that piece in its `tests`, so the mistake costs only the checks about it.
-- or `rejected`: nbgrader cannot grade the submission at all; that student must end with no
-  autograded notebook and 0 points, while everybody else is graded.
+- or `rejected`: the submission cannot be graded at all (gradekit.intake finds it not gradable,
+  with a reason that starts with this text); that student must end with no autograded notebook
+  and a submission without a score, while everybody else is graded.
 
     from gradekit.cohort import Kit, catalog, build
     kit = Kit.load(course_root)
@@ -186,7 +187,7 @@ class Case:
     fails: Mapping[str, str | None] = field(default_factory=dict)  # "grade_id/check" -> feedback text
     carried: frozenset[str] = frozenset()  # checks that pass only by error carried forward
     piece: str | None = None  # a single mistake: the piece every failed check is about
-    rejected: str | None = None  # why nbgrader cannot grade this submission at all
+    rejected: str | None = None  # not gradable: the start of the reason gradekit.intake gives
     requires: str | None = None  # a module the case needs (skipped without it)
     review: bool = False  # its code must be flagged for review by the grade report
     timeouts: int = 0  # cells that run into the cell timeout (each costs c.Execute.timeout)
@@ -270,18 +271,23 @@ return order[::-1]
 """
 
 # Reads every file the kernel can see outside the system's and Python's installations (the
-# software the course runs on, the same for every student) and hands each back base64-encoded in
-# its own output, which reaches the feedback; in those installations it looks for the course's
-# notebooks and gradebook by name.
+# software the course runs on, the same for every student) and looks in each for what only the
+# course's secret files hold (solution and hidden-test markers, nbgrader metadata, a SQLite
+# gradebook); in those installations it looks for the course's notebooks and gradebook by name. It
+# hands back what it found in its own output, which reaches the feedback: the list of files it
+# read, compressed into one line (a graded cell keeps 100 kB of output: whole files would be cut).
 READ_EVERYTHING = """\
 import base64 as _base64
 import os as _os
 import sys as _sys
+import zlib as _zlib
+
+_MARKERS = (b"BEGIN SOLUTION", b"BEGIN HIDDEN", b"HIDDEN TESTS", b"grade_id", b"SQLite format 3")
 
 
 def _read_everything():
     software = {_os.path.realpath(p) for p in ("/usr", _sys.prefix, _sys.base_prefix)}
-    count = 0
+    read = []
     for folder, dirs, files in _os.walk("/"):
         dirs[:] = [d for d in dirs if _os.path.join(folder, d) not in ("/proc", "/sys", "/dev")]
         inside = any(_os.path.realpath(folder).startswith(s) for s in software)
@@ -294,12 +300,16 @@ def _read_everything():
                 continue
             try:
                 with open(path, "rb") as fh:
-                    data = fh.read(1_000_000)
+                    data = fh.read(10_000_000)
             except OSError:
                 continue
-            count += 1
-            print("STOLEN", path, _base64.b64encode(data).decode())
-    print("READ", count, "files")
+            read.append(path)
+            for marker in _MARKERS:
+                if marker in data:
+                    print("SECRET", path, marker.decode())
+    listing = _zlib.compress("\\n".join(read).encode(), 9)
+    print("STOLEN", _base64.b64encode(listing).decode())
+    print("READ", len(read), "files")
 
 
 _read_everything()
@@ -1162,14 +1172,14 @@ CATALOG: tuple[Case, ...] = (
         "adv_invalid_json",
         "a notebook file cut off in the middle (invalid JSON)",
         lambda k: nbformat.writes(k.solved()).encode()[:5000],
-        rejected="nbformat cannot read it",
+        rejected="mini_auto_grad.ipynb is not valid JSON (Unterminated string",
     ),
-    Case("adv_empty_file", "an empty file", lambda k: b"", rejected="nbformat cannot read it"),
+    Case("adv_empty_file", "an empty file", lambda k: b"", rejected="mini_auto_grad.ipynb is empty"),
     Case(
         "adv_other_assignment",
         "the notebook of another nbgrader assignment, under this assignment's name",
         lambda k: nbformat.from_dict(json.loads(json.dumps(OTHER_ASSIGNMENT))),
-        rejected="none of the test cells can be put back: add_missing_cells raises KeyError",
+        rejected="mini_auto_grad.ipynb is the notebook of another assignment (none of its cells belongs to",
     ),
 )
 

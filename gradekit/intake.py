@@ -60,6 +60,15 @@ RECORD = "record.json"
 LMS_LEDGER = "lms.json"  # written by gradekit.lms into downloaded/<assignment>/
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """`text` with control characters (a newline in a file name...) shown escaped: a line of a
+    summary cannot be made to look like several."""
+    return _CONTROL.sub(lambda m: repr(m[0])[1:-1], text)
+
+
 class NotANotebook(ValueError):
     """The bytes of a file are not a Jupyter notebook; the message says why, in one line."""
 
@@ -218,6 +227,7 @@ class Record:
     graded: dict[str, str] = field(default_factory=dict)  # notebook -> the file it was taken from
     flagged: list[str] = field(default_factory=list)  # why the folder cannot be graded (empty: it can)
     notes: list[str] = field(default_factory=list)  # what intake changed or noticed, one line each
+    attention: list[str] = field(default_factory=list)  # graded, but a person should look, one line each
     timestamp: str | None = None  # the submission time nbgrader will read (UTC), if any
     late_by_lms: bool = False  # the LMS marked the upload late
     kept: dict[str, str] = field(default_factory=dict)  # file moved aside -> its place under .intake/
@@ -231,9 +241,20 @@ class Record:
         path = folder / INTAKE_DIR / RECORD
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
-        except (OSError, ValueError, TypeError):
+            record = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        except (OSError, ValueError, TypeError, AttributeError):
             return None
+        lists = (record.flagged, record.notes, record.attention)
+        maps = (record.graded, record.kept)
+        well_formed = (
+            isinstance(record.student, str)
+            and isinstance(record.assignment, str)
+            and all(isinstance(x, list) and all(isinstance(t, str) for t in x) for x in lists)
+            and all(isinstance(m, dict) and all(isinstance(v, str) for v in m.values()) for m in maps)
+            and (record.timestamp is None or isinstance(record.timestamp, str))
+            and isinstance(record.late_by_lms, bool)
+        )
+        return record if well_formed else None
 
     def save(self, folder: Path) -> None:
         path = folder / INTAKE_DIR / RECORD
@@ -272,6 +293,7 @@ def take_in_folder(
     previous = Record.load(folder)
     if previous is not None:  # keep what earlier runs did: their notes, the files they kept
         record.notes, record.kept = list(previous.notes), dict(previous.kept)
+        record.attention = list(previous.attention)
         record.late_by_lms = record.late_by_lms or previous.late_by_lms
     files = _Folder(folder, record)
     if not folder.is_dir():
@@ -302,12 +324,19 @@ def take_in_folder(
         foreign = [p for p in readable if expected.is_mine(p.name, readable[p][0]) is False]
         worked = [p for p in mine if expected.holds_work(mine[p][0])]
         pick, why = None, None
+        codes = {p: tuple(c.source for c in mine[p][0].cells if c.cell_type == "code") for p in worked}
         if exact in worked:
             pick = exact
+            others = sorted(p.name for p in worked if codes[p] != codes[exact])
+            if others:  # the exact name wins; a person should still look
+                record.attention.append(
+                    f"{', '.join(others)} also hold{'s' if len(others) == 1 else ''} work, different from"
+                    f" {exact.name}: {exact.name} is graded (the exact name wins); check which one"
+                    " the student meant"
+                )
         elif len(worked) == 1:
             pick, why = worked[0], "handed in under another name"
         elif worked:
-            codes = {p: tuple(c.source for c in mine[p][0].cells if c.cell_type == "code") for p in worked}
             if len(set(codes.values())) == 1:
                 pick, why = worked[0], f"the same work is in {len(worked)} files"
             else:
@@ -374,7 +403,9 @@ def take_in_folder(
                 files.keep(path)
 
     _take_in_timestamp(folder, files, record, due)
-    record.notes = list(dict.fromkeys(record.notes))
+    record.notes = list(dict.fromkeys(map(one_line, record.notes)))
+    record.flagged = [one_line(text) for text in record.flagged]
+    record.attention = list(dict.fromkeys(map(one_line, record.attention)))
     record.save(folder)
     return record
 
@@ -409,12 +440,22 @@ def _take_in_timestamp(folder: Path, files: _Folder, record: Record, due: dt.dat
                 record.notes.append(f"timestamp.txt {text[:60]!r} read as {nbgrader_timestamp(moment)}")
         if moment is not None:
             record.timestamp = nbgrader_timestamp(moment)
-            return
+            if not (record.late_by_lms and due is not None and moment <= due):
+                return
+            # The LMS saw it late; a time that says otherwise does not undo that (the LMS's
+            # mark is what the student cannot write).
+            files.keep(path)
+            record.notes.append(
+                f"late according to the LMS, but timestamp.txt says {nbgrader_timestamp(moment)}:"
+                " the LMS is believed"
+            )
     if record.late_by_lms:
         if due is None:
             record.notes.append("late according to the LMS; the assignment has no due date, so no penalty")
         else:
             moment = due + dt.timedelta(seconds=1)
+            if path.exists():
+                files.keep(path)
             path.write_text(nbgrader_timestamp(moment), encoding="utf-8")
             record.timestamp = nbgrader_timestamp(moment)
             record.notes.append(
@@ -517,6 +558,8 @@ class Intake:
         for student, record in sorted(self.records.items()):
             if record.flagged:
                 out.append(f"not gradable: {student}: {record.reason}")
+            for line in record.attention:
+                out.append(f"check: {student}: {line}")
             for note in record.notes:
                 out.append(f"note: {student}: {note}")
         out += [
@@ -549,7 +592,12 @@ def take_in(course: Course, students: Iterable[str] | None = None) -> Intake:
             )
             records[student] = record
             continue
-        records[student] = take_in_folder(folder, notebooks, due, late_by_lms=student in late)
+        try:
+            records[student] = take_in_folder(folder, notebooks, due, late_by_lms=student in late)
+        except Exception as error:  # one folder never stops the others
+            record = Record(student, course.assignment)
+            record.flagged.append(f"intake failed on this folder ({type(error).__name__}: {error})")
+            records[student] = record
     flagged = [r for r in records.values() if r.flagged]
     if flagged:
         register(course, flagged)
@@ -620,6 +668,8 @@ def pre_convert_hook(assignment: str, student: str, notebooks: list[str]) -> Non
     app_log = _app_log(log)
     for note in record.notes:
         app_log.info("intake: %s: %s", record.student, note)
+    for line in record.attention:
+        app_log.warning("intake: %s: %s", record.student, line)
     if record.flagged:
         app_log.error("intake: %s cannot be graded: %s", record.student, record.reason)
     notebooks[:] = [str(folder / f"{name}.ipynb") for name in record.graded]

@@ -25,13 +25,18 @@ ERROR_LINES = 100  # traceback lines kept (nbgrader's LimitOutput.max_traceback)
 
 
 def size(output) -> int:
-    """The characters an output holds: its text, its data (base64 images count as written), or
-    its error message and traceback."""
+    """The characters an output holds: its text, its data (base64 images count as written) and
+    metadata, or its error's name, message and traceback."""
     if output.output_type == "stream":
         return len(output.get("text", ""))
     if output.output_type == "error":
-        return len(output.get("evalue", "")) + sum(len(line) for line in output.get("traceback", []))
-    return _data_size(output.get("data", {}))
+        traceback = sum(len(line) for line in output.get("traceback", []))
+        return len(output.get("ename", "")) + len(output.get("evalue", "")) + traceback
+    return _data_size(output.get("data", {})) + _metadata_size(output.get("metadata"))
+
+
+def _metadata_size(metadata) -> int:
+    return len(json.dumps(metadata, default=str)) if metadata else 0
 
 
 def _data_size(data: dict) -> int:
@@ -72,7 +77,7 @@ class OutputBudget(Configurable):
             if not hasattr(self, "_used"):
                 self.reset_output_budget()
             content = msg.get("content") or {}
-            needed = _data_size(content.get("data") or {})
+            needed = _data_size(content.get("data") or {}) + _metadata_size(content.get("metadata"))
             growth = {}
             for cell_index, indices in targets.items():
                 outputs = self.nb.cells[cell_index].get("outputs", [])
@@ -106,6 +111,7 @@ class OutputBudget(Configurable):
         self._used[cell_index] = limit
         room = max(0, limit - used)
         if out.output_type == "error":
+            out.ename = out.get("ename", "")[:ERROR_TEXT]
             out.evalue = out.evalue[:ERROR_TEXT]
             out.traceback = [line[:ERROR_TEXT] for line in out.traceback[-ERROR_LINES:]]
             return out

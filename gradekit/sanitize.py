@@ -27,6 +27,7 @@ from gradekit.notebooks import nbgrader_meta
 
 # What RestoreCells logs for a student's change to a locked cell (the kit's summaries look for it).
 CHANGED_LOCKED_CELL = "changed the locked cell"
+DELETED_TEST_CELL = "deleted the test cell"
 
 
 def _strip_nbgrader(cell) -> None:
@@ -121,7 +122,11 @@ class RestoreCells(OverwriteCells):
       as a whole, so a test cell re-marked as a solution is graded as the test it is;
     * a locked cell whose source is the gradebook's, or the release's (the gradebook's without its
       hidden tests), is restored silently; any other change is logged once, naming the student and
-      the cell (`CHANGED_LOCKED_CELL`), and the gradebook's version is graded.
+      the cell (`CHANGED_LOCKED_CELL`), and the gradebook's version is graded;
+    * a deleted test cell is put back after the nearest earlier cell of the assignment that the
+      notebook still has (else before the nearest later one, else at the end), logged by student
+      (`DELETED_TEST_CELL`). nbgrader 0.9.6 puts it after the cell just before it in the source
+      only, and stops grading the student with a KeyError when that cell was deleted too.
     """
 
     def preprocess(self, nb, resources):
@@ -180,6 +185,28 @@ class RestoreCells(OverwriteCells):
             return self.gradebook.find_graded_cell(grade_id, self.notebook_id, self.assignment_id)
         except MissingEntry:
             return None
+
+    def add_missing_grade_cells(self, nb, resources):
+        source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        order = [cell.name for cell in source_nb.source_cells]  # the source's order
+        source = dict(zip(order, source_nb.source_cells))
+        graded = {cell.name: cell for cell in source_nb.grade_cells}
+        solutions = {cell.name for cell in source_nb.solution_cells}
+        for place, grade_id in enumerate(order):  # in order: a cell put back anchors the next one
+            if grade_id not in graded:
+                continue
+            present = {nbgrader_meta(c).get("grade_id"): i for i, c in enumerate(nb.cells)}
+            if grade_id in present:
+                continue
+            self.log.warning("%s %s %s: put back and graded", self._student, DELETED_TEST_CELL, grade_id)
+            cell = self.missing_cell_transform(
+                source[grade_id], graded[grade_id].max_score, is_solution=grade_id in solutions
+            )
+            before = [present[g] for g in order[:place] if g in present]
+            after = [present[g] for g in order[place + 1 :] if g in present]
+            at = max(before) + 1 if before else min(after) if after else len(nb.cells)
+            nb.cells.insert(at, cell)
+        return nb, resources
 
     def _is_solution(self, grade_id) -> bool:
         try:

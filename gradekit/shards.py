@@ -78,7 +78,7 @@ from typing import IO
 from gradekit import intake
 from gradekit.lifeline import die_with_parent
 from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT
-from gradekit.sanitize import CHANGED_LOCKED_CELL
+from gradekit.sanitize import CHANGED_LOCKED_CELL, DELETED_TEST_CELL
 
 SQLITE_BUSY_TIMEOUT = 60  # seconds a SQLite writer waits for another shard's lock
 LOG_DIR = Path("logs") / "autograde"  # relative to the course root
@@ -87,8 +87,13 @@ LOG_FORMAT = "%(asctime)s.%(msecs)03d [%(name)s | %(levelname)s] %(message)s"  #
 # error (nbgrader then stops the whole run) or a kernel that died before running anything.
 _STUDENT_ERROR = re.compile(r"There was an error processing assignment: (.+)$")  # submitted/<id>/<a>
 # Warnings a person should read, among nbgrader's INFO lines: the sanitizer's (gradekit.sanitize)
-# words for a student who changed a locked cell or the nbgrader metadata of a cell.
-_WORTH_READING = (CHANGED_LOCKED_CELL, "nbgrader flags were changed", "is not a cell of this assignment")
+# words for a student who changed or deleted a locked cell, or changed a cell's nbgrader metadata.
+_WORTH_READING = (
+    CHANGED_LOCKED_CELL,
+    DELETED_TEST_CELL,
+    "nbgrader flags were changed",
+    "is not a cell of this assignment",
+)
 _TRANSIENT_ERRORS = (
     "database is locked",
     "There was an error accessing the nbgrader database",
@@ -743,7 +748,8 @@ def run(
         not_gradable=not_gradable,
         late=late_penalties(db_url, assignment, graded),
         notes=notes,
-        warnings=[line for shard in selected for line in shard.warnings],
+        warnings=[f"{s}: {line}" for s, record in sorted(taken.records.items()) for line in record.attention]
+        + [line for shard in selected for line in shard.warnings],
         unclaimed=taken.unclaimed,
     )
     print(summary.report(), file=stream, flush=True)

@@ -190,13 +190,31 @@ def test_autograding_blank_reference_and_snoop(fresh_course, release_nb, source)
             assert pictures >= 2, "the graph pictures reach the feedback"
 
 
+def test_the_layout_the_readme_promises_exists_in_a_checkout():
+    """Every top-level folder the README's layout table lists is in the repository (autograded/
+    only through its README, which says what nbgrader writes there and what is safe to delete)."""
+    import subprocess
+
+    layout = (COURSE_ROOT / "README.md").read_text().split("## Layout", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `([\w.-]+)/", layout, re.M)) | set(re.findall(r", `([\w.-]+)/`", layout))
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=COURSE_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    committed = {path.split("/")[0] for path in tracked if "/" in path}
+    generated = {"feedback", "submitted", "logs"}  # written when grading, never committed
+    assert "autograded" in listed and "autograded/README.md" in tracked
+    assert listed - generated <= committed, sorted(listed - generated - committed)
+    assert "Safe to delete" in (COURSE_ROOT / "autograded" / "README.md").read_text()
+
+
 def test_demo_runs_end_to_end(tmp_path):
     """The README's main command, on a copy of the course."""
     import subprocess
     import sys
 
-    for item in ("nbgrader_config.py", "source"):
+    for item in ("nbgrader_config.py", "source", "autograded/README.md"):
         src = COURSE_ROOT / item
+        (tmp_path / item).parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
     result = subprocess.run(
         [sys.executable, "-m", "gradekit.demo", "--small", "--course", str(tmp_path)],
@@ -211,6 +229,7 @@ def test_demo_runs_end_to_end(tmp_path):
     assert re.search(r"^arr_late\s+10\s+10\s+10\s+-30\s+0\s+10 10 10, late -30$", table, re.M), table
     assert re.search(r"^arr_python_file_only\s+not graded\s+not gradable: no notebook", table, re.M), table
     assert "\nas expected: 7/7 students\n" in table
+    assert (tmp_path / "autograded" / "README.md").exists(), "the demo's clean-up keeps the committed README"
     # quiet: progress and summary, no nbgrader log line (those are in logs/)
     assert "[AutogradeApp" not in result.stdout + result.stderr
     assert len(result.stdout.splitlines()) < 60, result.stdout

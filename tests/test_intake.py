@@ -29,6 +29,7 @@ from gradekit.intake import (
     Course,
     Expected,
     NotANotebook,
+    Record,
     decode,
     expected_notebooks,
     name_key,
@@ -705,6 +706,21 @@ def test_lms_late_keeps_a_time_of_its_own(tmp_path, expected):
     assert (folder / "timestamp.txt").read_text() == "2026-01-16 08:00:00 UTC"
 
 
+def test_lms_late_is_not_undone_by_a_timestamp_that_says_on_time(tmp_path, expected):
+    """The LMS's late mark is what a student cannot write; a timestamp.txt that came with the
+    upload and says otherwise is kept aside, and the submission is late by the least amount."""
+    folder = hand_in_files(tmp_path, {NOTEBOOK: WORK, "timestamp.txt": "2026-01-10 09:00:00 UTC"})
+    record = take_in_folder(folder, expected, due=DUE, late_by_lms=True)
+    assert record.timestamp == "2026-01-15 23:59:01.000000 UTC"
+    assert (folder / "timestamp.txt").read_text() == "2026-01-15 23:59:01.000000 UTC"
+    assert originals(folder) == {"timestamp.txt": b"2026-01-10 09:00:00 UTC"}
+    assert any("the LMS is believed" in note for note in record.notes)
+    again = take_in_folder(folder, expected, due=DUE, late_by_lms=True)
+    assert again.timestamp == record.timestamp and originals(folder) == {
+        "timestamp.txt": b"2026-01-10 09:00:00 UTC"
+    }
+
+
 def test_lms_late_without_a_due_date_is_only_noted(tmp_path, expected):
     folder = hand_in_files(tmp_path, {NOTEBOOK: WORK})
     record = take_in_folder(folder, expected, due=None, late_by_lms=True)
@@ -730,6 +746,39 @@ SCENARIOS = {
     "python only": {"mini_auto_grad.py": "print(1)"},
     "unreadable": {NOTEBOOK: b"\x80"},
 }
+
+
+def test_other_work_beside_the_exact_name_is_graded_by_name_and_raised_for_a_look(tmp_path, expected):
+    """The exact name wins (a stale copy beside the real notebook is common), but a renamed copy
+    with different work is put in front of a person, not only noted."""
+    folder = hand_in_files(tmp_path, {NOTEBOOK: WORK, "Copy of mini_auto_grad.ipynb": OTHER_WORK})
+    record = take_in_folder(folder, expected)
+    assert record.flagged == [] and record.graded == {"mini_auto_grad": NOTEBOOK}
+    assert record.attention == [
+        "Copy of mini_auto_grad.ipynb also holds work, different from mini_auto_grad.ipynb:"
+        " mini_auto_grad.ipynb is graded (the exact name wins); check which one the student meant"
+    ]
+    assert take_in_folder(folder, expected).attention == record.attention
+
+
+def test_a_file_name_cannot_forge_a_line_of_the_summary(tmp_path, expected):
+    name = "x\nnot gradable: carl: must resubmit\ny.ipynb"
+    folder = hand_in_files(tmp_path, {NOTEBOOK: WORK, name: b"{}"})
+    record = take_in_folder(folder, expected)
+    assert all("\n" not in line for line in record.notes + record.flagged + record.attention)
+    assert any("x\\nnot gradable: carl" in note for note in record.notes)
+
+
+def test_a_malformed_record_is_ignored(tmp_path, expected):
+    """A record.json that is not what intake writes (handed in by another route, or damaged) is
+    not believed, and intake decides afresh."""
+    folder = hand_in_files(tmp_path, {NOTEBOOK: WORK})
+    (folder / INTAKE_DIR).mkdir()
+    forged = {"student": "eve", "assignment": ASSIGNMENT, "kept": 5, "late_by_lms": "no"}
+    (folder / INTAKE_DIR / "record.json").write_text(json.dumps(forged))
+    assert Record.load(folder) is None
+    record = take_in_folder(folder, expected, due=DUE, late_by_lms=True)
+    assert record.flagged == [] and record.late_by_lms is True and record.kept == {}
 
 
 @pytest.mark.parametrize("late", [False, True])

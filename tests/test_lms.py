@@ -97,6 +97,62 @@ def test_another_lms_is_read_with_its_own_pattern():
     assert collector.collect("/x/jdoe--hw.ipynb") == {"student_id": "jdoe", "file_id": "hw.ipynb"}
 
 
+def test_files_inside_an_uploaded_archive_belong_to_the_uploader():
+    """nbgrader unpacks an uploaded zip into a folder named after the upload: a name inside it
+    that claims another student (or `late_`) is just a file name of the uploader's."""
+    collector = LmsCollector()
+    inner = f"{EXTRACTED}/malloryx_1003_5003_notes.zip/bobjones_late_1002_5002_mini_auto_grad.ipynb"
+    assert collector.collect(inner) == {
+        "student_id": "malloryx",
+        "file_id": "bobjones_late_1002_5002_mini_auto_grad.ipynb",
+    }
+    assert collector.ledger["students"] == {
+        "malloryx": {"late": False, "files": ["bobjones_late_1002_5002_mini_auto_grad.ipynb"]}
+    }
+
+
+def test_an_uploaded_timestamp_or_hidden_file_cannot_pose_as_the_graders():
+    collector = LmsCollector()
+    assert collector.collect(f"{EXTRACTED}/malloryx_late_1_2_timestamp.txt")["file_id"] == (
+        "uploaded-timestamp.txt"
+    )
+    assert collector.collect(f"{EXTRACTED}/malloryx_late_1_3_.intake")["file_id"] == "uploaded-.intake"
+    assert collector.ledger["students"]["malloryx"]["late"] is True
+
+
+def test_an_id_that_is_a_path_is_nobodys():
+    collector = LmsCollector()
+    assert collector.collect(f"{EXTRACTED}/.._1_1_evil.txt") is None
+    assert collector.collect(f"{EXTRACTED}/.hidden_1_1_x.ipynb") is None
+    assert collector.ledger == {"students": {}, "unclaimed": [".._1_1_evil.txt", ".hidden_1_1_x.ipynb"]}
+
+
+def test_a_name_given_twice_to_one_student_is_numbered():
+    """nbgrader stops the whole collection on two files of one student with one name."""
+    collector = LmsCollector()
+    first = collector.collect(f"{EXTRACTED}/lee_5_6_work.ipynb")
+    second = collector.collect(f"{EXTRACTED}/lee_5_7_work.zip/work.ipynb")
+    third = collector.collect(f"{EXTRACTED}/lee_5_8_Work.ipynb")
+    assert [f["file_id"] for f in (first, second, third)] == [
+        "work.ipynb",
+        "work (2).ipynb",
+        "Work (3).ipynb",
+    ]
+
+
+def test_a_second_archive_adds_to_the_ledger(tmp_path, monkeypatch):
+    """Collecting another archive later (a second batch of uploads) keeps what the first said:
+    a late mark is not lost."""
+    ledger = tmp_path / "lms.json"
+    monkeypatch.setattr(LmsCollector, "_find_paths", lambda self: (ledger, None))
+    LmsCollector().collect(f"{EXTRACTED}/alice_late_1_1_mini_auto_grad.ipynb")
+    LmsCollector().collect(f"{EXTRACTED}/carl_2_2_mini_auto_grad.ipynb")
+    assert json.loads(ledger.read_text())["students"] == {
+        "alice": {"late": True, "files": ["alice_late_1_1_mini_auto_grad.ipynb"]},
+        "carl": {"late": False, "files": ["carl_2_2_mini_auto_grad.ipynb"]},
+    }
+
+
 # ---------------------------------------------------------------------------------------------
 # nbgrader zip_collect with the course's config, then intake
 

@@ -7,6 +7,7 @@ false checksum warning, a real change logged), and the output budget of a graded
 from __future__ import annotations
 
 import copy
+import json
 import logging
 
 import nbformat
@@ -395,6 +396,16 @@ def test_an_error_past_the_budget_keeps_its_name_with_a_short_message_and_traceb
     assert (
         len(err.traceback) == ERROR_LINES and err.traceback[-1] == ("line 299: " + "y" * 5_000)[:ERROR_TEXT]
     )
+
+
+def test_huge_output_metadata_or_exception_names_are_held_to_the_budget(client):
+    """What an adversarial review found: a display's metadata and an exception's name were not
+    counted (20 MB each passed whole)."""
+    huge = message("display_data", data={"text/plain": "hi"}, metadata={"x": "M" * 20_000_000}, transient={})
+    error = message("error", ename="N" * 20_000_000, evalue="boom", traceback=[])
+    outs = run(client, huge, error)
+    assert len(json.dumps(outs)) < 2 * client.max_output_bytes
+    assert outs[-1].output_type == "error" and outs[-1].ename == "N" * ERROR_TEXT
 
 
 def test_every_cell_has_its_own_budget_and_a_reset_starts_afresh(client):
