@@ -26,7 +26,8 @@ or stamped with a time nbgrader misreads (`+0100` read as 100 seconds) or cannot
 
 Nothing is deleted or overwritten: every file moved or rewritten is kept, byte for byte, under
 `.intake/originals/` of the folder, and `.intake/record.json` says what was decided and why
-(`c.CourseDirectory.ignore` keeps `.intake` out of autograded/). A folder that cannot be graded is
+(`c.CourseDirectory.ignore` keeps `.intake` out of autograded/). A folder handed in as nbgrader
+expects it, with nothing to note, is not touched at all. A folder that cannot be graded is
 *flagged* with a one-line reason an instructor can act on; `take_in` registers its student in the
 gradebook with a submission that has no score, so the export and the report list them as not
 graded instead of losing them or showing a 0.
@@ -406,7 +407,9 @@ def take_in_folder(
     record.notes = list(dict.fromkeys(map(one_line, record.notes)))
     record.flagged = [one_line(text) for text in record.flagged]
     record.attention = list(dict.fromkeys(map(one_line, record.attention)))
-    record.save(folder)
+    # A folder handed in as nbgrader expects it, with nothing to say, is left exactly as it is.
+    if previous is not None or record.flagged or record.notes or record.attention or record.kept:
+        record.save(folder)
     return record
 
 
