@@ -10,6 +10,11 @@ marks in each exercise (minus a late penalty) unless it lost some of that code o
 what to do.
 
 Timestamps are against `DUE`, the due date the demo and the tests give the assignment.
+
+    python -m gradekit.arrivals COURSE   # hand the catalog in to COURSE (generated), due DUE
+
+then grade COURSE as usual (`python -m gradekit.shards --course COURSE`, or `nbgrader autograde`
+there) and compare with each case's `what` and expectations; docs/intake.md has the table.
 """
 
 from __future__ import annotations
@@ -272,3 +277,30 @@ def hand_in(folder_of: Callable[[str], object], arrivals: list[Arrival], kit: Ki
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in arrival.files(kit).items():
             (folder / name).write_bytes(data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Hand the catalog in to a generated course and give its assignment the due date `DUE`."""
+    import argparse
+    from pathlib import Path
+
+    from nbgrader.api import Gradebook
+
+    from gradekit.notebooks import ASSIGNMENT
+    from gradekit.timestamps import read_timestamp
+
+    parser = argparse.ArgumentParser(prog="python -m gradekit.arrivals", description=__doc__)
+    parser.add_argument("course", type=Path, help="a course root with its release generated")
+    course = parser.parse_args(argv).course.resolve()
+    from gradekit.intake import Course
+
+    with Gradebook(Course.load(course).db_url) as gradebook:  # the course's, as nbgrader finds it
+        gradebook.update_or_create_assignment(ASSIGNMENT, duedate=read_timestamp(DUE))
+    hand_in(lambda student: course / "submitted" / student / ASSIGNMENT, catalog(), Kit.load(course))
+    for arrival in ARRIVALS:
+        print(f"{arrival.student}: {arrival.what}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
