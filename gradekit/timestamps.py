@@ -52,7 +52,7 @@ def read_timestamp(text: str) -> dt.datetime:
     if info is None:
         raise ValueError(f"unknown time zone {zone!r} (a name of the tz database, e.g. Europe/Berlin)")
     try:
-        return moment.replace(tzinfo=info).astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return moment.replace(tzinfo=info).astimezone(dt.UTC).replace(tzinfo=None)
     except (OverflowError, ValueError):  # ValueError: the zone's rules cannot place the moment
         raise ValueError(_OUT_OF_RANGE) from None
 

@@ -239,3 +239,25 @@ def test_demo_runs_end_to_end(tmp_path):
     assert rows[0] == "assignment,student_id,ex1,ex2,ex3,penalty,total,max,submitted,graded,late,reason"
     assert "mini_auto_grad,ok_reference,10.0,10.0,10.0,0.0,30.0,30.0,True,True,False," in rows
     assert "mini_auto_grad,arr_late,10.0,10.0,10.0,30.0,0.0,30.0,True,True,True," in rows
+
+
+def test_the_environment_is_exactly_the_lock():
+    """`./kit` installs uv.lock with `uv sync --locked`: every installed distribution is the
+    version the lock pins (a fresh machine gets this environment, not today's newest releases)."""
+    import importlib.metadata
+    import sysconfig
+    import tomllib
+
+    lock = tomllib.loads((COURSE_ROOT / "uv.lock").read_text())
+    pinned: dict[str, set[str]] = {}  # a package may have one version per Python range
+    for package in lock["package"]:
+        pinned.setdefault(package["name"], set()).add(package.get("version"))
+    installed = {
+        d.metadata["Name"].lower().replace("_", "-").replace(".", "-"): d.version
+        for d in importlib.metadata.distributions(path=[sysconfig.get_paths()["purelib"]])
+    }  # the environment's own, not what other packages vendor
+    assert installed["nbgrader"] == "0.9.6" and pinned["nbgrader"] == {"0.9.6"}
+    outside = {name: v for name, v in installed.items() if name in pinned and v not in pinned[name]}
+    assert not outside, f"installed versions differ from uv.lock: {outside} (run ./kit, or ./kit lock)"
+    missing = sorted(set(installed) - set(pinned) - {"pip", "setuptools", "uv"})
+    assert not missing, f"installed but not in uv.lock: {missing}"
