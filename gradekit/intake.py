@@ -53,7 +53,7 @@ from pathlib import Path
 
 import nbformat
 
-from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, nbgrader_meta
+from gradekit.notebooks import ASSIGNMENT, default_course, nbgrader_meta
 from gradekit.timestamps import nbgrader_reads, nbgrader_timestamp, read_timestamp
 
 INTAKE_DIR = ".intake"  # in each submission folder; listed in c.CourseDirectory.ignore
@@ -702,7 +702,12 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m gradekit.intake", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("assignment", nargs="?", default=ASSIGNMENT)
-    parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course root (default: this repo)")
+    parser.add_argument(
+        "--course",
+        type=Path,
+        default=default_course(),
+        help="course root (default: here if it has an nbgrader_config.py, else the kit's repository)",
+    )
     parser.add_argument("--db", help="gradebook URL (default: NBGRADER_DB_URL, else the course config)")
     parser.add_argument("--student", action="append", help="only this student (repeatable)")
     args = parser.parse_args(argv)

@@ -93,3 +93,11 @@ def sync_checks_cell(path: str | Path = SOURCE_NOTEBOOK) -> bool:
     cell.source = framework
     nbformat.write(nb, str(path))
     return True
+
+
+def default_course() -> Path:
+    """The course a command works on when none is given: the current folder if it holds an
+    nbgrader_config.py (an instructor in their course, the kit installed as a package), else the
+    kit's own repository."""
+    here = Path.cwd()
+    return here if (here / "nbgrader_config.py").exists() else COURSE_ROOT

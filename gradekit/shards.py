@@ -77,7 +77,7 @@ from typing import IO
 
 from gradekit import intake
 from gradekit.lifeline import die_with_parent
-from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT
+from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, default_course
 from gradekit.sanitize import CHANGED_LOCKED_CELL, DELETED_TEST_CELL
 
 SQLITE_BUSY_TIMEOUT = 60  # seconds a SQLite writer waits for another shard's lock
@@ -798,7 +798,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m gradekit.shards", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course root (default: this repo)")
+    parser.add_argument(
+        "--course",
+        type=Path,
+        default=default_course(),
+        help="course root (default: here if it has an nbgrader_config.py, else the kit's repository)",
+    )
     parser.add_argument("--assignment", default=ASSIGNMENT)
     parser.add_argument("--shards", type=int, default=2, help="number of shards N (default 2)")
     parser.add_argument("--shard-index", type=int, help="run only shard I (0 <= I < N)")

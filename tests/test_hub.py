@@ -1,0 +1,268 @@
+"""The course as a class uses it, end to end in a real browser: the demo JupyterHub of `./kit hub`
+(gradekit/hub.py), real unix accounts, nbgrader's exchange.
+
+The instructor generates and releases the assignment in formgrader; two students log in, fetch it
+from JupyterLab's *Assignments* tab, work on it (one writes the reference solution, one only
+exercise 1, into the notebook in their home) and submit it there; the instructor collects,
+autogrades in the sandbox, generates and releases feedback (nbgrader's commands, as the instructor's
+account); each student fetches their feedback in the Assignments tab and reads their own score. A
+student can read neither another student's work nor the instructor's course, solutions or
+gradebook. Screenshots of every step go to `test-artifacts/hub/`.
+
+Run with `pytest -m hub` as root (accounts are created, and removed after). Without root, npm,
+Chromium or Playwright the test skips, or fails when CI is set.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from gradekit import hub as kit_hub
+from gradekit.lifeline import die_with_parent
+from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
+from gradekit.submissions import fill, only, reference_answers, region_exercises
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, require
+
+pytestmark = pytest.mark.hub
+
+ARTIFACTS = COURSE_ROOT / "test-artifacts" / "hub"
+UI_MS = 60_000
+COURSE = kit_hub.COURSE_ID
+
+
+def free_ports(count: int = 3) -> int:
+    """A port p with p, p+1, ... p+count-1 all free on 127.0.0.1."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + count >= 65535:
+            continue
+        try:
+            for port in range(base, base + count):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no three free ports in a row")
+
+
+@pytest.fixture(scope="module")
+def hub():
+    if os.geteuid() != 0:
+        require("the hub test creates unix accounts: run it as root")
+    if shutil.which("npm") is None:
+        require("npm is missing (apt-get install npm): the hub's proxy comes from npm")
+    if not CHROMIUM.exists():
+        require(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        require("the playwright package is missing")
+    tag = f"{os.getpid() % 10000}"
+    demo = kit_hub.Hub(
+        root=Path(f"/srv/kit-hub-test-{tag}"),
+        port=free_ports(),
+        instructor=f"kt{tag}-teacher",
+        students=(f"kt{tag}-alice", f"kt{tag}-bob"),
+    )
+    process = None
+    try:
+        kit_hub.setup(demo)
+        log = (demo.root / "jupyterhub.log").open("w")
+        process = subprocess.Popen(
+            kit_hub.command(demo),
+            cwd=demo.root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent(),
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{demo.url}/hub/login", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert process.poll() is None, (demo.root / "jupyterhub.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "the hub did not answer within 60 s"
+            time.sleep(0.3)
+        yield demo
+    finally:
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        kit_hub.remove_accounts(demo)
+        shutil.rmtree(demo.root, ignore_errors=True)
+
+
+def as_user(hub: kit_hub.Hub, user: str, script: str, check: bool = True) -> subprocess.CompletedProcess:
+    """A bash script run as `user`, in their home, with the hub's environment first on PATH."""
+    home = hub.home(user)
+    result = subprocess.run(
+        ["runuser", "-u", user, "--", "env", f"HOME={home}", f"PATH={hub.venv / 'bin'}:/usr/bin:/bin",
+         "bash", "-c", f"cd {home} && {script}"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )  # fmt: skip
+    if check:
+        assert result.returncode == 0, f"{user}: {script}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result
+
+
+def log_in(browser, hub: kit_hub.Hub, user: str):
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    page.set_default_timeout(UI_MS)
+    page.goto(f"{hub.url}/hub/login")
+    page.fill("#username_input", user)
+    page.fill("#password_input", hub.password)
+    page.click("#login_submit")
+    page.wait_for_url(f"**/user/{user}/lab**", timeout=120_000)
+    page.wait_for_selector("#jp-main-dock-panel")
+    return page
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name))
+
+
+def formgrader_action(page, column: str) -> str:
+    """Click the assignment's button in formgrader's column (`assign`: Generate, `release`) and
+    return what its dialog says, then close it."""
+    page.click(f"td.{column} a")
+    dialog = page.wait_for_selector(".modal-dialog .modal-body", timeout=120_000)
+    page.wait_for_function(
+        "() => /Success|Error|error/.test(document.querySelector('.modal-dialog').innerText)", timeout=120_000
+    )
+    text = dialog.inner_text()
+    page.click(".modal-footer button")
+    page.wait_for_selector(".modal-dialog", state="detached")
+    return text
+
+
+def open_assignments(page) -> None:
+    """The Assignments tab (nbgrader's assignment list), from the Nbgrader menu."""
+    page.click('#jp-menu-panel div.lm-MenuBar-itemLabel:text("Nbgrader")')
+    page.click('#jp-mainmenu-nbgrader li[data-command="nbgrader:open-assignment-list"]')
+    page.wait_for_selector("#released_assignments_list_loading", state="hidden")
+
+
+def test_a_class_on_jupyterhub_from_release_to_feedback(hub):
+    from playwright.sync_api import sync_playwright
+
+    alice, bob = hub.students
+    release_nb = None
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            # 1. The instructor generates and releases the assignment in formgrader.
+            teacher = log_in(browser, hub, hub.instructor)
+            teacher.goto(f"{hub.url}/user/{hub.instructor}/formgrader")
+            teacher.wait_for_selector("td.assign a")
+            assert "Success" in formgrader_action(teacher, "assign")
+            assert "Success" in formgrader_action(teacher, "release")
+            teacher.wait_for_selector("td.status:has-text('released')")
+            shot(teacher, "01-instructor-released.png")
+            released = hub.exchange / COURSE / "outbound" / ASSIGNMENT / NOTEBOOK
+            assert released.exists()
+            release_nb = nbformat.read(str(released), as_version=4)
+
+            # 2. Each student fetches it in the Assignments tab, works on it, and submits.
+            answers = reference_answers(SOURCE_NOTEBOOK)
+            work = {
+                alice: fill(release_nb, answers),
+                bob: fill(release_nb, only(answers, region_exercises(read(SOURCE_NOTEBOOK)), {"ex1"})),
+            }
+            students = {}
+            for number, student in enumerate((alice, bob)):
+                page = log_in(browser, hub, student)
+                students[student] = page
+                open_assignments(page)
+                page.click("#released_assignments_list > .list_item .item_status button:text('Fetch')")
+                page.wait_for_selector("#fetched_assignments_list > .list_item")
+                shot(page, f"{2 + 2 * number:02d}-{student.split('-')[1]}-fetched.png")
+                fetched = hub.home(student) / ASSIGNMENT / NOTEBOOK
+                assert fetched.exists() and fetched.stat().st_uid == hub.home(student).stat().st_uid
+                fetched.write_text(nbformat.writes(work[student]))  # the student's save (owner kept)
+                page.click("#fetched_assignments_list > .list_item .item_status button:text('Submit')")
+                page.wait_for_selector("#submitted_assignments_list > .list_item")
+                shot(page, f"{3 + 2 * number:02d}-{student.split('-')[1]}-submitted.png")
+
+            # 3. The instructor collects, autogrades (sandboxed), makes and releases feedback.
+            course = f"~/{COURSE}"
+            as_user(hub, hub.instructor, f"cd {course} && nbgrader collect {ASSIGNMENT}")
+            graded = as_user(hub, hub.instructor, f"cd {course} && python -m gradekit.shards --shards 1")
+            assert "summary: shards=1 students=2 graded=2 failed=0" in graded.stderr, graded.stderr
+            as_user(hub, hub.instructor, f"cd {course} && nbgrader generate_feedback {ASSIGNMENT}")
+            as_user(hub, hub.instructor, f"cd {course} && nbgrader release_feedback {ASSIGNMENT}")
+            teacher.goto(f"{hub.url}/user/{hub.instructor}/formgrader")
+            teacher.wait_for_selector("td.num-submissions:has-text('2')")
+            shot(teacher, "06-instructor-graded.png")
+            with Gradebook(f"sqlite:///{hub.course / 'gradebook.db'}") as gradebook:
+                scores = {s: gradebook.find_submission(ASSIGNMENT, s).score for s in (alice, bob)}
+            assert scores == {alice: 30.0, bob: 10.0}
+
+            # 4. Each student fetches their feedback and sees their own score, nobody else's.
+            for number, (student, score) in enumerate(((alice, "30.0 / 30.0"), (bob, "10.0 / 30.0"))):
+                page = students[student]
+                page.reload()
+                page.wait_for_selector("#jp-main-dock-panel")
+                open_assignments(page)
+                page.click("#submitted_assignments_list .item_status button:text('Fetch Feedback')")
+                page.wait_for_selector("#submitted_assignments_list a:text('view feedback')")
+                feedback = sorted((hub.home(student) / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html"))
+                assert len(feedback) == 1, feedback
+                stamp = feedback[0].parent.name
+                page.goto(f"{hub.url}/user/{student}/files/{ASSIGNMENT}/feedback/{stamp}/{ASSIGNMENT}.html")
+                page.wait_for_selector(f"text=Score: {score}")
+                shot(page, f"{7 + number:02d}-{student.split('-')[1]}-feedback.png")
+                other = bob if student == alice else alice
+                page.goto(f"{hub.url}/user/{other}/lab")
+                page.wait_for_load_state()
+                assert page.query_selector("#jp-main-dock-panel") is None, (
+                    f"{student} reached {other}'s server"
+                )
+        finally:
+            browser.close()
+
+    # 5. What a student's account can reach: the release, and nothing of anybody else's.
+    inbound = hub.exchange / COURSE / "inbound"
+    submissions = sorted(p.name for p in inbound.iterdir())
+    assert len(submissions) == 2 and all(bob in name or alice in name for name in submissions)
+    bobs = next(name for name in submissions if name.startswith(bob))
+    forbidden = [
+        f"ls {inbound}",  # the inbound folder cannot be listed: nobody learns another's folder name
+        f"ls {hub.exchange / COURSE / 'feedback'}",
+        f"ls {hub.home(bob)}",
+        f"cat {hub.home(bob) / ASSIGNMENT / NOTEBOOK}",
+        f"ls {hub.home(hub.instructor)}",
+        f"cat {hub.course / 'source' / ASSIGNMENT / NOTEBOOK}",
+        f"cat {hub.course / 'gradebook.db'}",
+        f"ls {hub.course / 'submitted'}",
+        f"cat {hub.course / 'autograded' / bob / ASSIGNMENT / NOTEBOOK}",
+    ]
+    for attempt in forbidden:
+        result = as_user(hub, alice, attempt, check=False)
+        assert result.returncode != 0 and "Permission denied" in result.stderr, (attempt, result.stdout[:500])
+    # The release is for everybody; a student's own work and feedback are theirs.
+    as_user(hub, alice, f"cat {hub.exchange / COURSE / 'outbound' / ASSIGNMENT / NOTEBOOK} > /dev/null")
+    assert bobs  # (nbgrader names a submission folder with a random part: it cannot be guessed)
