@@ -257,6 +257,7 @@ def test_a_class_on_jupyterhub_from_release_to_feedback(hub):
         f"ls {hub.home(hub.instructor)}",
         f"cat {hub.course / 'source' / ASSIGNMENT / NOTEBOOK}",
         f"cat {hub.course / 'gradebook.db'}",
+        f"ls {hub.course / 'release'}",  # the instructor's folders, solutions or not, are all in ~ (0700)
         f"ls {hub.course / 'submitted'}",
         f"cat {hub.course / 'autograded' / bob / ASSIGNMENT / NOTEBOOK}",
     ]
