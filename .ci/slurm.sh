@@ -48,9 +48,10 @@ start_munge() {
 }
 
 write_config() {
-    local dir=$1 host cpus
+    local dir=$1 host cpus memory
     host=$(hostname -s)
     cpus=$(nproc)
+    memory=$(awk '/^MemTotal:/ { print int($2 / 1024) - 512 }' /proc/meminfo)  # MB, jobs ask with --mem
     cat >"$dir/slurm.conf" <<EOF
 # written by .ci/slurm.sh: one node, no accounting, no cgroups
 ClusterName=kit
@@ -82,7 +83,7 @@ ReturnToService=2
 JobRequeue=1
 MinJobAge=3600
 SlurmdParameters=config_overrides
-NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory State=UNKNOWN
 PartitionName=kit Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
     cat >"$dir/cgroup.conf" <<EOF
