@@ -58,6 +58,11 @@ c.LateSubmissionPlugin.penalty_method = "zero"
 # set c.LmsCollector.named_regexp for another LMS.
 c.ZipCollectApp.collector_plugin = "gradekit.lms.LmsCollector"
 
+# `nbgrader collect` from the exchange (JupyterHub): only submissions a student's own `nbgrader
+# submit` made are collected: owned by the student named, no symbolic links, no time from the
+# future, with nbgrader's submission secret (gradekit/exchange.py; stock collect only warns).
+c.ExchangeFactory.collect = "gradekit.exchange.SafeCollect"
+
 # Submissions as they arrive (gradekit/intake.py): before a student's folder is graded, the notebook
 # to grade is picked (a renamed copy, the work beside an untouched release, UTF-16 or a byte-order
 # mark) and timestamp.txt is read as the time it states. Whatever is moved aside is kept in the

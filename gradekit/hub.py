@@ -32,6 +32,7 @@ import argparse
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 import sys
 import textwrap
@@ -155,6 +156,9 @@ def build_environment(hub: Hub) -> None:
         cwd=hub.repo,
         env=env,
     )
+    lock = hub.venv / ".lock"  # uv makes it 0666: an account holding it would stall the next setup
+    if lock.exists():
+        lock.chmod(0o600)
 
 
 def install_proxy(hub: Hub) -> None:
@@ -211,6 +215,18 @@ def configure_nbgrader(hub: Hub) -> None:
     """The exchange, the instructor's course, and every account's ~/.jupyter."""
     hub.exchange.mkdir(parents=True, exist_ok=True)
     hub.exchange.chmod(0o1777)
+    # The course's folder exists before any student can make it (or a link in its place): a
+    # student's folder there would stop the instructor's release, a link would redirect it.
+    instructor = pwd.getpwnam(hub.instructor)
+    course_folder = hub.exchange / COURSE_ID
+    if not course_folder.exists() and not course_folder.is_symlink():
+        course_folder.mkdir(mode=0o755)
+        os.chown(course_folder, instructor.pw_uid, instructor.pw_gid)
+    info = os.lstat(course_folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != instructor.pw_uid:
+        raise HubError(
+            f"{course_folder} is not the instructor's folder: remove it (as root) and set up again"
+        )
     common = textwrap.dedent(f"""\
         # written by gradekit.hub: the course every account takes part in
         c = get_config()  # noqa: F821
@@ -269,6 +285,9 @@ def write_hub_config(hub: Hub) -> None:
         """)
     hub.config.write_text(text, encoding="utf-8")
     hub.config.chmod(0o600)
+    database = hub.root / "jupyterhub.sqlite"  # the hub's users, cookies, OAuth codes: root only
+    database.touch(mode=0o600)
+    database.chmod(0o600)
 
 
 def setup(hub: Hub) -> None:

@@ -16,6 +16,7 @@ Chromium or Playwright the test skips, or fails when CI is set.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -267,3 +268,60 @@ def test_a_class_on_jupyterhub_from_release_to_feedback(hub):
     # The release is for everybody; a student's own work and feedback are theirs.
     as_user(hub, alice, f"cat {hub.exchange / COURSE / 'outbound' / ASSIGNMENT / NOTEBOOK} > /dev/null")
     assert bobs  # (nbgrader names a submission folder with a random part: it cannot be guessed)
+
+
+def test_collect_takes_only_what_a_student_submitted_themselves(hub):
+    """What an adversarial review of the hub did with the world-writable inbound folder, as a
+    student (alice), against bob and the grade: each forged folder is skipped with the reason, and
+    bob's own submission is what the instructor collects (gradekit.exchange.SafeCollect)."""
+    alice, bob = hub.students
+    course = f"~/{COURSE}"
+    as_user(hub, hub.instructor, f"cd {course} && nbgrader generate_assignment {ASSIGNMENT} --force")
+    as_user(hub, hub.instructor, f"cd {course} && nbgrader release_assignment {ASSIGNMENT} --force")
+    for student in (alice, bob):
+        as_user(hub, student, f"rm -rf {ASSIGNMENT} && nbgrader fetch_assignment {ASSIGNMENT}")
+    bobs_work = "# bob wrote this, and handed it in"
+    fetched = hub.home(bob) / ASSIGNMENT / NOTEBOOK
+    nb = nbformat.read(str(fetched), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(bobs_work))
+    fetched.write_text(nbformat.writes(nb))  # bob's save (the file stays his)
+    as_user(hub, bob, f"nbgrader submit {ASSIGNMENT}")
+    inbound = hub.exchange / COURSE / "inbound"
+    source = hub.course / "source" / ASSIGNMENT / NOTEBOOK
+    forged = {
+        # a blank notebook as bob's, dated in the future so that it stays the latest
+        f"{bob}+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+forged1": f'cp {ASSIGNMENT}/{NOTEBOOK} "$D/"',
+        # alice's own folder, with a link to the instructor's source notebook (hidden tests)
+        f"{alice}+{ASSIGNMENT}+2026-01-01 00:00:00.000000 UTC+forged2": f'ln -s {source} "$D/{NOTEBOOK}"',
+        # a name whose time does not parse (stock collect stops for everyone there)
+        f"{alice}+{ASSIGNMENT}+not-a-time+forged3": f'cp {ASSIGNMENT}/{NOTEBOOK} "$D/"',
+    }
+    for name, fill_in in forged.items():
+        as_user(
+            hub,
+            alice,
+            f'D=\'{inbound / name}\' && mkdir "$D" && {fill_in} && echo x > "$D/submission_secret.txt"',
+        )
+    # nbgrader's own option, as alice: a submission in bob's name (owned by alice)
+    as_user(hub, alice, f"nbgrader submit {ASSIGNMENT} --student {bob}")
+
+    collected = as_user(hub, hub.instructor, f"cd {course} && nbgrader collect {ASSIGNMENT} --update")
+    log = collected.stdout + collected.stderr
+    skipped = dict(re.findall(r"Not collected: .*/inbound/(.+?): (.*)", log))
+    assert len(skipped) == 4, log[-4000:]
+    assert skipped[f"{bob}+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+forged1"] == (
+        f"{bob}+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+forged1 does not belong to {bob}"
+    )
+    assert skipped[f"{alice}+{ASSIGNMENT}+2026-01-01 00:00:00.000000 UTC+forged2"].endswith(
+        f"/{NOTEBOOK} is a symbolic link"
+    )
+    assert (
+        skipped[f"{alice}+{ASSIGNMENT}+not-a-time+forged3"]
+        == "the time in its name ('not-a-time') is not a time"
+    )
+    assert any(name.startswith(f"{bob}+") and "does not belong to" in why for name, why in skipped.items()
+               if "forged" not in name), "alice's `nbgrader submit --student bob` is skipped"  # fmt: skip
+    collected_bob = hub.course / "submitted" / bob / ASSIGNMENT / NOTEBOOK
+    assert bobs_work in collected_bob.read_text()
+    alices = hub.course / "submitted" / alice / ASSIGNMENT / NOTEBOOK  # her real one, from before
+    assert not alices.is_symlink() and "BEGIN HIDDEN TESTS" not in alices.read_text()
