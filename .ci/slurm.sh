@@ -28,6 +28,7 @@ install_slurm() {
 }
 
 start_munge() {
+    local dir=$1
     if [ ! -s /etc/munge/munge.key ]; then
         mungekey --create >&2
         chown munge:munge /etc/munge/munge.key
@@ -39,7 +40,10 @@ start_munge() {
     if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
         runuser -u munge -- /usr/sbin/munged >&2
         for _ in $(seq 50); do
-            munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && return 0
+            if munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
+                pgrep -x -n munged >"$dir/munged.pid"  # ours: `stop` ends it
+                return 0
+            fi
             sleep 0.1
         done
         log "munged did not start"
@@ -96,10 +100,10 @@ EOF
 start() {
     [ "$(id -u)" = 0 ] || { log "needs root"; exit 1; }
     install_slurm
-    start_munge
     local dir host
     dir=$(mktemp -d /var/tmp/kit-slurm.XXXXXX)
     chmod 755 "$dir"
+    start_munge "$dir"
     mkdir -p "$dir/state" "$dir/spool"
     write_config "$dir"
     host=$(hostname -s)
@@ -127,9 +131,10 @@ stop() {
     [ -n "$dir" ] && [ -d "$dir" ] || { log "no cluster folder to stop"; return 0; }
     SLURM_CONF="$dir/slurm.conf" scontrol shutdown >/dev/null 2>&1 || true
     local pid
-    for pidfile in "$dir/slurmd.pid" "$dir/slurmctld.pid"; do
+    for pidfile in "$dir/slurmd.pid" "$dir/slurmctld.pid" "$dir/munged.pid"; do
         pid=$(cat "$pidfile" 2>/dev/null || true)
         [ -n "$pid" ] || continue
+        [ "$pidfile" = "$dir/munged.pid" ] && kill "$pid" 2>/dev/null
         for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$pid" 2>/dev/null || true
     done
