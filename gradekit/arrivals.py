@@ -279,23 +279,29 @@ def hand_in(folder_of: Callable[[str], object], arrivals: list[Arrival], kit: Ki
             (folder / name).write_bytes(data)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Hand the catalog in to a generated course and give its assignment the due date `DUE`."""
-    import argparse
-    from pathlib import Path
-
+def give_due_date(db_url: str) -> None:
+    """Give the assignment the due date `DUE` in the gradebook at `db_url`."""
     from nbgrader.api import Gradebook
 
     from gradekit.notebooks import ASSIGNMENT
     from gradekit.timestamps import read_timestamp
 
+    with Gradebook(db_url) as gradebook:
+        gradebook.update_or_create_assignment(ASSIGNMENT, duedate=read_timestamp(DUE))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Hand the catalog in to a generated course and give its assignment the due date `DUE`."""
+    import argparse
+    from pathlib import Path
+
+    from gradekit.intake import Course
+    from gradekit.notebooks import ASSIGNMENT
+
     parser = argparse.ArgumentParser(prog="python -m gradekit.arrivals", description=__doc__)
     parser.add_argument("course", type=Path, help="a course root with its release generated")
     course = parser.parse_args(argv).course.resolve()
-    from gradekit.intake import Course
-
-    with Gradebook(Course.load(course).db_url) as gradebook:  # the course's, as nbgrader finds it
-        gradebook.update_or_create_assignment(ASSIGNMENT, duedate=read_timestamp(DUE))
+    give_due_date(Course.load(course).db_url)  # the course's gradebook, as nbgrader finds it
     hand_in(lambda student: course / "submitted" / student / ASSIGNMENT, catalog(), Kit.load(course))
     for arrival in ARRIVALS:
         print(f"{arrival.student}: {arrival.what}")

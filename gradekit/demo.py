@@ -28,7 +28,6 @@ from nbgrader.api import Gradebook
 from gradekit import arrivals, cohort, grades, report, shards
 from gradekit.lifeline import die_with_parent
 from gradekit.notebooks import ASSIGNMENT, CHECKS_CELL, COURSE_ROOT, EXERCISES, NOTEBOOK, sync_checks_cell
-from gradekit.timestamps import read_timestamp
 
 # The catalog has three endless loops; each costs one cell timeout. The reference notebook's
 # slowest cell needs ~1 s, so the demo grades with a shorter timeout than the course's 30 s.
@@ -141,8 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", log=logs / "generate.log")
     nbgrader(course, "generate_solution", ASSIGNMENT, "--force", log=logs / "generate.log")
     db_url = f"sqlite:///{course / 'gradebook.db'}"
-    with Gradebook(db_url) as gradebook:
-        gradebook.update_or_create_assignment(ASSIGNMENT, duedate=read_timestamp(arrivals.DUE))
+    arrivals.give_due_date(db_url)
     kit = cohort.Kit.load(course)
     cases: dict[str, cohort.Case | arrivals.Arrival] = {
         c.student: c for c in cohort.catalog() if not args.small or c.student in SMALL

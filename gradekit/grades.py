@@ -145,6 +145,12 @@ def table(grades: list[StudentGrades], extra=None) -> str:
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
+def course_of(plugin: ExportPlugin) -> Path | None:
+    """The course root of the nbgrader command running an export plugin (None outside one)."""
+    coursedir = getattr(plugin.parent, "coursedir", None)
+    return Path(coursedir.root) if coursedir is not None else None
+
+
 class ExerciseCsvExport(ExportPlugin):
     """`nbgrader export --exporter=gradekit.grades.ExerciseCsvExport`: one row per student with
     ex1, ex2, ex3 (what the work earned), penalty (late), total (after the penalty: nbgrader's
@@ -154,8 +160,7 @@ class ExerciseCsvExport(ExportPlugin):
     def export(self, gradebook: Gradebook) -> None:
         dest = self.to or "grades_by_exercise.csv"
         assignments = self.assignment or [ASSIGNMENT]
-        coursedir = getattr(self.parent, "coursedir", None)
-        course = Path(coursedir.root) if coursedir is not None else None
+        course = course_of(self)
         self.log.info("Exporting per-exercise grades to %s", dest)
         with open(dest, "w", newline="", encoding="utf-8") as fh:
             writer = csv.DictWriter(fh, COLUMNS)

@@ -30,12 +30,11 @@ of the course (`--student`).
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 from nbgrader.api import Gradebook
 from nbgrader.plugins import ExportPlugin
 
-from gradekit.grades import StudentGrades, collect
+from gradekit.grades import StudentGrades, collect, course_of
 from gradekit.notebooks import ASSIGNMENT, EXERCISES
 
 CANVAS_IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -60,8 +59,7 @@ class _LmsExport(ExportPlugin):
 
     def _grades(self, gradebook: Gradebook) -> dict[str, dict[str, StudentGrades]]:
         """assignment -> student id -> grades (only `--student`, if given)."""
-        coursedir = getattr(self.parent, "coursedir", None)
-        course = Path(coursedir.root) if coursedir is not None else None
+        course = course_of(self)
         found = {}
         for assignment in self._assignments():
             found[assignment] = {

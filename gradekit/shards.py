@@ -75,7 +75,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from gradekit import intake
+from gradekit import grades, intake
 from gradekit.lifeline import die_with_parent
 from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, default_course
 from gradekit.sanitize import CHANGED_LOCKED_CELL, DELETED_TEST_CELL
@@ -758,16 +758,15 @@ def run(
 
 def late_penalties(db_url: str, assignment: str, students: Iterable[str]) -> dict[str, float]:
     """student -> late-submission penalty (points) for those of `students` nbgrader found late."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Gradebook
 
-    late = {}
+    wanted = set(students)
     with Gradebook(db_url) as gradebook:
-        for student in students:
-            with contextlib.suppress(MissingEntry):
-                submission = gradebook.find_submission(assignment, student)
-                if submission.total_seconds_late > 0:
-                    late[student] = float(submission.late_submission_penalty or 0.0)
-    return late
+        return {
+            g.student: g.penalty
+            for g in grades.collect(gradebook, assignment)
+            if g.student in wanted and g.late
+        }
 
 
 def _still_missing(course: Path, db_url: str, students: list[str], assignment: str) -> list[str]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 from gradekit.demo import hand_in, nbgrader  # noqa: F401  (hand_in: used by the test modules)
+from gradekit.lifeline import die_with_parent
 from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
 from gradekit.reference import load
 
@@ -49,3 +52,15 @@ def release_nb(course):
 def fresh_course(course, tmp_path) -> Path:
     """A private copy of the generated course (gradebook included), for a test that grades."""
     return Path(shutil.copytree(course, tmp_path / "course"))
+
+
+def grade_with_shards(root: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """`python -m gradekit.shards` on the course at `root` (intake, then autograding), run to the
+    end; it dies with this process, and its nbgrader processes with it."""
+    return subprocess.run(
+        [sys.executable, "-m", "gradekit.shards", "--course", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=die_with_parent(),
+    )

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import csv
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +17,8 @@ from nbgrader.api import Gradebook
 from gradekit import arrivals, cohort, grades
 from gradekit.demo import nbgrader
 from gradekit.intake import INTAKE_DIR, Record
-from gradekit.lifeline import die_with_parent
 from gradekit.notebooks import ASSIGNMENT, EXERCISES, NOTEBOOK
-from gradekit.timestamps import read_timestamp
+from tests.conftest import grade_with_shards
 
 pytestmark = pytest.mark.course
 
@@ -42,18 +39,11 @@ def run(course, tmp_path_factory) -> Run:
     import shutil
 
     root = Path(shutil.copytree(course, tmp_path_factory.mktemp("arrivals") / "course"))
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
-        gradebook.update_or_create_assignment(ASSIGNMENT, duedate=read_timestamp(arrivals.DUE))
+    arrivals.give_due_date(f"sqlite:///{root / 'gradebook.db'}")
     arrivals.hand_in(
         lambda s: root / "submitted" / s / ASSIGNMENT, list(CASES.values()), cohort.Kit.load(root)
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "gradekit.shards", "--course", str(root), "--shards", "2"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        preexec_fn=die_with_parent(),
-    )
+    result = grade_with_shards(root, "--shards", "2")
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
         found = {g.student: g for g in grades.collect(gradebook, ASSIGNMENT, root)}
     log = "".join(p.read_text() for p in sorted((root / "logs" / "autograde").glob("shard-*.log")))

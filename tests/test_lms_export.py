@@ -6,22 +6,18 @@ from __future__ import annotations
 
 import csv
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from nbgrader.api import Gradebook
 
+from gradekit import arrivals
 from gradekit.demo import nbgrader
-from gradekit.lifeline import die_with_parent
 from gradekit.notebooks import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
 from gradekit.submissions import fill, reference_answers
-from gradekit.timestamps import read_timestamp
+from tests.conftest import grade_with_shards
 
 pytestmark = pytest.mark.course
-
-DUE = "2026-01-15 23:59:00 UTC"
 
 
 @pytest.fixture(scope="module")
@@ -43,19 +39,13 @@ def graded(course, release_nb, tmp_path_factory) -> Path:
     pyonly = root / "submitted" / "pyonly" / ASSIGNMENT
     pyonly.mkdir(parents=True)
     (pyonly / "mini_auto_grad.py").write_text("x = 1\n")
+    arrivals.give_due_date(f"sqlite:///{root / 'gradebook.db'}")
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
-        gradebook.update_or_create_assignment(ASSIGNMENT, duedate=read_timestamp(DUE))
         gradebook.update_or_create_student(
             "jdoe", first_name="Jane", last_name="Doe", email="jane@uni.example", lms_user_id="4711"
         )
         gradebook.update_or_create_student("absent", first_name="Abe", last_name="Sent")
-    result = subprocess.run(
-        [sys.executable, "-m", "gradekit.shards", "--course", str(root), "--shards", "1"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        preexec_fn=die_with_parent(),
-    )
+    result = grade_with_shards(root, "--shards", "1")
     assert result.returncode == 1, result.stderr  # pyonly is not gradable
     return root
 

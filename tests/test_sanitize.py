@@ -140,13 +140,19 @@ def test_a_notebook_with_one_cell_per_grade_id_is_left_as_it_is(course, release,
     assert caplog.records == []
 
 
+def split(nb, grade_id: str, first: str, second: str) -> int:
+    """JupyterLab's Split Cell on cell `grade_id`: both halves carry its metadata; its index."""
+    at = index(nb, grade_id)
+    copied = copy.deepcopy(nb.cells[at])
+    nb.cells[at].source, copied.source = first, second
+    nb.cells.insert(at + 1, copied)
+    return at
+
+
 def test_a_split_solution_cell_keeps_every_line_and_grades_the_first_half(course, release):
     """JupyterLab's Split Cell: both halves carry the solution cell's metadata."""
     nb = solved(release)
-    at = index(nb, "double")
-    second = copy.deepcopy(nb.cells[at])
-    nb.cells[at].source, second.source = "import math", "def double(x):\n    return 2 * x"
-    nb.cells.insert(at + 1, second)
+    at = split(nb, "double", "import math", "def double(x):\n    return 2 * x")
     nb = deduplicate(course, nb)
     assert grade_ids(nb).count("double") == 1
     first, after = nb.cells[at], nb.cells[at + 1]
@@ -160,10 +166,7 @@ def test_a_split_solution_cell_keeps_every_line_and_grades_the_first_half(course
 
 def test_a_split_markdown_answer_is_joined_back_into_the_graded_cell(course, release):
     nb = solved(release)
-    at = index(nb, "why")
-    second = copy.deepcopy(nb.cells[at])
-    nb.cells[at].source, second.source = "It commutes with sums\n", "and with scaling."
-    nb.cells.insert(at + 1, second)
+    at = split(nb, "why", "It commutes with sums\n", "and with scaling.")
     nb = deduplicate(course, nb)
     assert nb.cells[at].source == "It commutes with sums\n\nand with scaling."
     assert nbgrader_meta(nb.cells[at])["grade_id"] == "why"
