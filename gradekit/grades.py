@@ -68,6 +68,16 @@ class StudentGrades:
         return row
 
 
+def scored(submission) -> bool:
+    """Has an nbgrader submission (SubmittedAssignment) any score, automatic or manual? One
+    without is not graded, which is not the same as scoring 0."""
+    return any(
+        g.auto_score is not None or g.manual_score is not None
+        for nb in submission.notebooks
+        for g in nb.grades
+    )
+
+
 COLUMNS = [
     "assignment",
     "student_id",
@@ -101,11 +111,10 @@ def collect(
             continue
         all_grades = [grade for nb in submission.notebooks for grade in nb.grades]
         cells = {grade.name: float(grade.score or 0.0) for grade in all_grades}
-        graded = any(g.auto_score is not None or g.manual_score is not None for g in all_grades)
-        entry = StudentGrades(student.id, True, cells, max_cells, graded)
+        entry = StudentGrades(student.id, True, cells, max_cells, scored(submission))
         entry.penalty = float(submission.late_submission_penalty or 0.0)
         entry.seconds_late = float(submission.total_seconds_late or 0.0)
-        if not graded:
+        if not entry.graded:
             record = None
             if course is not None:
                 record = Record.load(Path(course) / "submitted" / student.id / assignment)

@@ -615,6 +615,8 @@ def register(course: Course, records: Iterable[Record]) -> None:
 
     from nbgrader.api import Gradebook, MissingEntry
 
+    from gradekit.grades import scored
+
     with Gradebook(course.db_url) as gradebook, warnings.catch_warnings():
         # nbgrader's own update_or_create_submission trips SQLAlchemy's autoflush ("not in session")
         warnings.filterwarnings("ignore", message=".*not in session.*")
@@ -626,20 +628,9 @@ def register(course: Course, records: Iterable[Record]) -> None:
                     timestamp = read_timestamp(record.timestamp)
             with contextlib.suppress(MissingEntry):
                 old = gradebook.find_submission(course.assignment, record.student)
-                grades = [g for nb in old.notebooks for g in nb.grades]
-                if any(g.auto_score is not None or g.manual_score is not None for g in grades):
+                if scored(old):
                     gradebook.remove_submission(course.assignment, record.student)
             gradebook.update_or_create_submission(course.assignment, record.student, timestamp=timestamp)
-
-
-def records(course: Course) -> dict[str, Record]:
-    """The saved record of every student folder that has one."""
-    found = {}
-    for student in course.students():
-        record = Record.load(course.folder(student))
-        if record is not None:
-            found[student] = record
-    return found
 
 
 # ---------------------------------------------------------------------------------------------
