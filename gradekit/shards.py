@@ -553,7 +553,7 @@ class Summary:
     shards: list[Shard]
     status: dict[str, str | None]  # every student of the selected shards -> None if graded
     graded: list[str]  # graded in this run
-    failed: dict[str, str]  # in this run and still missing -> why
+    failed: dict[str, str]  # attempted in this run, still missing, the shard ran to its end -> why
     skipped: list[str]  # graded already (--only-missing)
     seconds: float
     interrupted: bool = False
@@ -562,19 +562,13 @@ class Summary:
     notes: int = 0  # intake's notes (renamed notebooks, timestamps read...): `python -m gradekit.intake`
     warnings: list[str] = field(default_factory=list)  # changed locked cells and the like, from the logs
     unclaimed: list[str] = field(default_factory=list)  # LMS files with no student id
+    # attempted, still missing, but their shard stopped before it was done with them (interrupted,
+    # killed, or still failing on a database or kernel start error after the retries) -> why
+    left: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.not_gradable and not self.interrupted
-
-    @property
-    def incomplete(self) -> bool:
-        """Did a shard end without attempting all its students (killed, or still failing on a
-        database or kernel start error after the retries)? Then a rerun may do better."""
-        return any(
-            shard.returncodes and (shard.returncodes[-1] < 0 or shard.transient_error)
-            for shard in self.shards
-        )
+        return not self.failed and not self.left and not self.not_gradable and not self.interrupted
 
     @property
     def exit_code(self) -> int:
@@ -582,7 +576,7 @@ class Summary:
         3: grading incomplete, a rerun with --only-missing may finish it; 130: interrupted."""
         if self.interrupted:
             return 130
-        if self.incomplete and self.failed:
+        if self.left:
             return 3
         return 1 if self.failed or self.not_gradable else 0
 
@@ -598,6 +592,13 @@ class Summary:
             lines.append(f"not gradable: {student}: {reason}")
         for student, reason in sorted(self.failed.items()):
             lines.append(f"failed: {student}: {reason} (log: {logs[student]})")
+        for student, reason in sorted(self.left.items()):
+            lines.append(f"left: {student}: {reason}")
+        if self.left:
+            lines.append(
+                f"left: {len(self.left)} students were not graded because grading stopped:"
+                " python -m gradekit.shards --only-missing grades them"
+            )
         for student, penalty in sorted(self.late.items()):
             lines.append(f"late: {student}: penalty {penalty:g} points")
         lines += [f"warning: {line}" for line in self.warnings]
@@ -608,7 +609,8 @@ class Summary:
             )
         lines.append(
             f"summary: shards={len(self.shards)} students={len(self.status)} graded={len(self.graded)}"
-            f" failed={len(self.failed)} not_gradable={len(self.not_gradable)} skipped={len(self.skipped)}"
+            f" failed={len(self.failed)} left={len(self.left)} not_gradable={len(self.not_gradable)}"
+            f" skipped={len(self.skipped)}"
             f" late={len(self.late)} seconds={self.seconds:.1f}"
         )
         return "\n".join(lines)
@@ -737,11 +739,18 @@ def run(
     status.update({s: f"not gradable: {reason}" for s, reason in not_gradable.items()})
     attempted = [s for shard in selected for s in shard.students]
     graded = [s for s in attempted if status[s] is None]
+    stopped = {  # students of shards that did not run to their end, unless nbgrader failed on them
+        s
+        for shard in selected
+        if interrupted or (shard.returncodes and (shard.returncodes[-1] < 0 or shard.transient_error))
+        for s in set(shard.students) - set(shard.failed_students)
+    }
     summary = Summary(
         shards=selected,
         status=status,
         graded=graded,
-        failed={s: status[s] for s in attempted if status[s] is not None},
+        failed={s: status[s] for s in attempted if status[s] is not None and s not in stopped},
+        left={s: status[s] for s in attempted if status[s] is not None and s in stopped},
         skipped=[s for shard in selected for s in shard.skipped],
         seconds=time.time() - start,
         interrupted=interrupted,

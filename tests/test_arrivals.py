@@ -87,7 +87,7 @@ def test_the_summary_lists_not_gradable_late_and_tampering(run):
     summary = re.search(r"^summary: (.*) seconds=", run.output, re.M)[1]
     assert summary == (
         f"shards=2 students={len(CASES)} graded={len(CASES) - len(flagged)} failed=0"
-        f" not_gradable={len(flagged)} skipped=0 late={len(late)}"
+        f" left=0 not_gradable={len(flagged)} skipped=0 late={len(late)}"
     )
     # not a terminal: one plain line per student graded, none of nbgrader's log lines
     lines = re.findall(r"^\[(\d+)/(\d+)\] graded (\w+) ", run.output, re.M)

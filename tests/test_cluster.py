@@ -20,11 +20,13 @@ import time
 import uuid
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from gradekit.demo import nbgrader
-from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT
-from gradekit.shards import gradebook_state, shard_of
+from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK
+from gradekit.shards import executed, gradebook_state, grading_status, shard_of
+from gradekit.submissions import fill, reference_answers
 from tests.conftest import hand_in
 
 # the cohort of the shard tests, its sequential scores, a PostgreSQL database (fixtures, used by name)
@@ -78,43 +80,158 @@ def test_the_docs_print_the_recipe_that_is_tested():
         assert f"```bash\n{text}```" in docs, f"docs/scale.md does not print cluster/slurm/{name} as it is"
 
 
-def test_the_slurm_recipe_grades_like_one_sequential_autograde(
-    slurm,
-    course,
-    cohort,  # noqa: F811
-    sequential,  # noqa: F811
-    postgres_db,  # noqa: F811
-):
+@pytest.fixture
+def shared(course, postgres_db):  # noqa: F811
+    """A generated course on local storage standing in for shared storage (/var/tmp: slurmd runs the
+    jobs as root, which may not enter pytest's tmp folders), its gradebook on PostgreSQL, and the
+    environment a person has when they run submit.sh: NBGRADER_DB_URL set, the kit's environment
+    active."""
     root = Path(shutil.copytree(course, Path("/var/tmp") / f"kit-cluster-{uuid.uuid4().hex[:8]}"))
     try:
         nbgrader(root, "generate_assignment", ASSIGNMENT, "--force", f"--db={postgres_db}")
-        hand_in(root, cohort)
         env = dict(
             os.environ,
             NBGRADER_DB_URL=postgres_db,
             VIRTUAL_ENV=sys.prefix,
             PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         )
-        start = time.monotonic()
-        submitted = slurm_run(str(RECIPE / "submit.sh"), f"--array=0-{TASKS - 1}", cwd=root, env=env)
-        array, check = submitted.split()
-        wait_for([array, check])
-        seconds = time.monotonic() - start
-
-        # Every task ran its shard; the one with the student that cannot be graded says so (exit 1).
-        ungradable = {shard_of(s, TASKS) for s in UNGRADABLE}
-        expected = {i: ("FAILED", "1:0") if i in ungradable else ("COMPLETED", "0:0") for i in range(TASKS)}
-        outputs = "\n".join(p.read_text()[-1500:] for p in sorted((root / "logs").glob("slurm-*.out")))
-        assert states(array) == {f"{array}_{i}": state for i, state in expected.items()}, outputs
-        check_output = (root / "logs" / f"slurm-check-{check}.out").read_text()
-        assert states(check) == {check: ("FAILED", "1:0")}, check_output  # --status: broken_json missing
-        assert set(re.findall(r"^missing: (\w+): not gradable", check_output, re.M)) == UNGRADABLE
-        for i in range(TASKS):  # each task ran its own shard of the two
-            task_output = (root / "logs" / f"slurm-{array}_{i}.out").read_text()
-            assert f"shard {i}/{TASKS}:" in task_output and "summary: shards=1" in task_output, task_output
-
-        assert scores_of(postgres_db) == sequential
-        assert gradebook_state(postgres_db).submissions == dict.fromkeys(cohort, 1), "one submission each"
-        print(f"slurm: {len(cohort)} students, {TASKS} array tasks + check: {seconds:.1f} s")
+        yield root, postgres_db, env
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def submit(root: Path, env: dict[str, str]) -> tuple[str, str]:
+    """submit.sh as the docs show it, with TASKS array tasks: (array job id, check job id)."""
+    array, check = slurm_run(str(RECIPE / "submit.sh"), f"--array=0-{TASKS - 1}", cwd=root, env=env).split()
+    return array, check
+
+
+def job_field(job: str, name: str) -> str:
+    return dict(re.findall(r"(\w+)=(\S*)", slurm_run("scontrol", "show", "job", "-o", job)))[name]
+
+
+def graded_in(output: str) -> list[str]:
+    """The students a run says it graded, in order (its per-student progress lines)."""
+    return re.findall(r"^\[\d+/\d+\] graded (\S+) \(", output, re.M)
+
+
+def test_the_slurm_recipe_grades_like_one_sequential_autograde(
+    slurm,
+    shared,
+    cohort,  # noqa: F811
+    sequential,  # noqa: F811
+):
+    root, db, env = shared
+    hand_in(root, cohort)
+    start = time.monotonic()
+    array, check = submit(root, env)
+    wait_for([array, check])
+    seconds = time.monotonic() - start
+
+    # Every task ran its shard; the one with the student that cannot be graded says so (exit 1).
+    ungradable = {shard_of(s, TASKS) for s in UNGRADABLE}
+    expected = {i: ("FAILED", "1:0") if i in ungradable else ("COMPLETED", "0:0") for i in range(TASKS)}
+    outputs = "\n".join(p.read_text()[-1500:] for p in sorted((root / "logs").glob("slurm-*.out")))
+    assert states(array) == {f"{array}_{i}": state for i, state in expected.items()}, outputs
+    check_output = (root / "logs" / f"slurm-check-{check}.out").read_text()
+    assert states(check) == {check: ("FAILED", "1:0")}, check_output  # --status: broken_json missing
+    assert set(re.findall(r"^missing: (\w+): not gradable", check_output, re.M)) == UNGRADABLE
+    assert graded_in(check_output) == [], check_output  # the array left nothing to grade
+    for i in range(TASKS):  # each task ran its own shard of the two
+        task_output = (root / "logs" / f"slurm-{array}_{i}.out").read_text()
+        assert f"shard {i}/{TASKS}:" in task_output and "summary: shards=1" in task_output, task_output
+        mine = {s for s in cohort if shard_of(s, TASKS) == i} - UNGRADABLE
+        assert sorted(graded_in(task_output)) == sorted(mine), task_output
+
+    assert scores_of(db) == sequential
+    assert gradebook_state(db).submissions == dict.fromkeys(cohort, 1), "one submission each"
+    print(f"slurm: {len(cohort)} students, {TASKS} array tasks + check: {seconds:.1f} s")
+
+
+# Two more students with the reference answers and a scratch cell that sleeps, so that grading them
+# takes long enough to interrupt their task mid-student. Sorted (nbgrader's order), each sits in the
+# middle of its shard: shard 0 grades blank, kernel_crash, then laggard (cancelled there), then
+# only_ex1 and reference; shard 1 grades ex1_and_ex2, then tortoise (requeued there).
+CANCELLED, REQUEUED = "laggard", "tortoise"
+SLEEP = 5  # seconds, well inside the cell timeout
+
+
+def in_progress(root: Path, student: str) -> bool:
+    """nbgrader writes the sanitized notebook to autograded/ first and the executed one last."""
+    return executed(root / "autograded" / student / ASSIGNMENT / NOTEBOOK) is False
+
+
+def autograded_at(root: Path, students) -> dict[str, int]:
+    """student -> modification time (ns) of their autograded notebook: a student graded again gets a
+    new one (nbgrader --force replaces the folder)."""
+    return {s: (root / "autograded" / s / ASSIGNMENT / NOTEBOOK).stat().st_mtime_ns for s in students}
+
+
+def test_a_cancelled_and_a_requeued_task_leave_the_check_job_exactly_what_is_missing(
+    slurm,
+    shared,
+    cohort,  # noqa: F811
+    sequential,  # noqa: F811
+    release_nb,
+):
+    root, db, env = shared
+    slow = fill(release_nb, reference_answers(SOURCE_NOTEBOOK))
+    slow.cells.append(nbformat.v4.new_code_cell(f"import time\ntime.sleep({SLEEP})  # scratch"))
+    students = {**cohort, CANCELLED: slow, REQUEUED: slow}
+    assert (shard_of(CANCELLED, TASKS), shard_of(REQUEUED, TASKS)) == (0, 1), "the hash moved them"
+    shard = {i: sorted(s for s in students if shard_of(s, TASKS) == i) for i in range(TASKS)}
+    assert shard == {
+        0: ["blank", "kernel_crash", CANCELLED, "only_ex1", "reference"],
+        1: ["broken_json", "ex1_and_ex2", REQUEUED],
+    }
+    hand_in(root, students)
+
+    array, check = submit(root, env)
+    slurm_run("scontrol", "hold", check)  # until the array's state is looked at
+    before = {}  # what was graded when each task was interrupted
+    interrupted = set()
+    deadline = time.monotonic() + 300
+    while len(interrupted) < 2:
+        assert time.monotonic() < deadline, slurm_run("squeue")
+        if CANCELLED not in interrupted and in_progress(root, CANCELLED):
+            slurm_run("scancel", f"{array}_0")
+            before |= autograded_at(root, ["blank", "kernel_crash"])
+            interrupted.add(CANCELLED)
+        if REQUEUED not in interrupted and in_progress(root, REQUEUED):
+            slurm_run("scontrol", "requeue", f"{array}_1")
+            before |= autograded_at(root, ["ex1_and_ex2"])
+            interrupted.add(REQUEUED)
+        time.sleep(0.1)
+    wait_for([array])
+
+    # The cancelled task stopped mid-student and says who it left; the requeued one ran again
+    # (its output keeps both runs) and graded only what its first run had not finished.
+    cancelled, requeued = ((root / "logs" / f"slurm-{array}_{i}.out").read_text() for i in range(TASKS))
+    assert states(array) == {f"{array}_0": ("CANCELLED", "130:0"), f"{array}_1": ("FAILED", "1:0")}, (
+        cancelled + requeued
+    )
+    assert job_field(f"{array}_1", "Restarts") == "1"
+    assert graded_in(cancelled) == ["blank", "kernel_crash"], cancelled
+    left = set(re.findall(r"^left: (\w+): ", cancelled, re.M))
+    assert left == {CANCELLED, "only_ex1", "reference"}, cancelled
+    runs = re.findall(r"^shard 1/2: (\d+) to grade, (\d+) graded already", requeued, re.M)
+    assert runs == [("2", "0"), ("1", "1")], requeued
+    assert graded_in(requeued) == ["ex1_and_ex2", REQUEUED], requeued
+    status = grading_status(root, db, students)
+    missing = {s for s, reason in status.items() if reason is not None}
+    assert missing == left | UNGRADABLE, status
+    graded = set(students) - missing
+    assert autograded_at(root, before) == before, "a student graded before the interruption was graded again"
+    graded_at = autograded_at(root, graded)
+
+    slurm_run("scontrol", "release", check)
+    wait_for([check])
+    check_output = (root / "logs" / f"slurm-check-{check}.out").read_text()
+    assert states(check) == {check: ("FAILED", "1:0")}, check_output  # broken_json is still missing
+    assert sorted(graded_in(check_output)) == sorted(missing - UNGRADABLE), check_output
+    assert f"{len(missing - UNGRADABLE)} to grade, {len(graded)} graded already" in check_output
+    assert autograded_at(root, graded) == graded_at, "the check job graded a student again"
+
+    reference = sequential["reference"]
+    assert scores_of(db) == {**sequential, CANCELLED: reference, REQUEUED: reference}
+    assert gradebook_state(db).submissions == dict.fromkeys(students, 1), "one submission each"

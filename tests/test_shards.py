@@ -162,7 +162,7 @@ def summary(output: str) -> dict[str, int]:
 
 def counts(shards: int = SHARDS, **numbers: int) -> dict[str, int]:
     """A summary's counts: these numbers, 0 for the others."""
-    keys = ("shards", "students", "graded", "failed", "not_gradable", "skipped", "late")
+    keys = ("shards", "students", "graded", "failed", "left", "not_gradable", "skipped", "late")
     return {key: numbers.get(key, 0) for key in keys} | {"shards": shards}
 
 
@@ -230,6 +230,11 @@ def test_killed_shard_then_only_missing_gives_the_sequential_scores(graded_cours
     output = "".join(lines)
     assert runner.returncode == 3, output  # incomplete: a rerun can finish it
     assert f"shard {victim}/{SHARDS}: nbgrader ended with SIGKILL" in output
+    # Those the kill stopped are left to a rerun, not failed: nothing is wrong with their work.
+    stopped = set(re.findall(r"^left: (\w+): ", output, re.M))
+    assert stopped and stopped <= set(mine) - UNGRADABLE, output
+    assert summary(output)["failed"] == 0 and summary(output)["left"] == len(stopped), output
+    assert "python -m gradekit.shards --only-missing grades them" in output
 
     # The kill left a sanitized, unexecuted notebook: plain nbgrader would skip it as "existing".
     left = sorted(set(partial_and_done(root, mine)[0]) - UNGRADABLE)
