@@ -2,7 +2,8 @@
 cluster/slurm/, which the docs print verbatim) submitted with `sbatch --array` to a one-node Slurm
 cluster (.ci/slurm.sh) against a PostgreSQL gradebook, with the course on local storage standing in
 for shared storage. Every student ends with exactly the per-cell scores of one sequential
-`nbgrader autograde`.
+`nbgrader autograde`, also when one array task is cancelled and another requeued mid-student: the
+check job then grades exactly the students still missing, and nobody is graded twice.
 
 Run with `pytest -m cluster` where SLURM_CONF names a running cluster (`./kit test` as root starts
 one: `.ci/slurm.sh run`) and KIT_TEST_POSTGRES_URL a PostgreSQL server; without them the tests skip,
@@ -12,17 +13,19 @@ or fail when CI is set.
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import shutil
 import subprocess
-import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from gradekit import hub
 from gradekit.demo import nbgrader
 from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK
 from gradekit.shards import executed, gradebook_state, grading_status, shard_of
@@ -80,30 +83,117 @@ def test_the_docs_print_the_recipe_that_is_tested():
         assert f"```bash\n{text}```" in docs, f"docs/scale.md does not print cluster/slurm/{name} as it is"
 
 
+@dataclass
+class Instructor:
+    """A unix account that submits the recipe, as on a real cluster (Slurm runs its jobs as the
+    account, and the sandbox on the node then makes a user namespace, docs/sandbox.md), and the
+    kit's environment where every account can read it: uv.lock with the postgres extra, the kit as
+    a package, Debian's Python (as gradekit.hub builds the hub's)."""
+
+    user: str
+    home: Path
+    venv: Path
+
+
+@pytest.fixture(scope="module")
+def instructor(slurm):
+    if os.geteuid() != 0:
+        how = "run it as root: it creates a unix account"
+        if os.environ.get("CI"):
+            pytest.fail(f"the cluster tests must run when CI is set; {how}")
+        pytest.skip(how)
+    tag = f"{os.getpid() % 100000}"
+    account = Instructor(
+        f"kitslurm{tag}", Path(f"/home/kitslurm{tag}"), Path(f"/var/tmp/kit-cluster-env-{tag}")
+    )
+    try:
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", account.user], check=True)
+        account.home.chmod(0o700)
+        env = dict(os.environ, UV_PROJECT_ENVIRONMENT=str(account.venv), UV_PYTHON_DOWNLOADS="never")
+        command = [
+            str(hub.uv_binary(COURSE_ROOT)),
+            "sync",
+            "--locked",
+            "--no-editable",
+            "--extra",
+            "postgres",
+        ]
+        command += ["--python", hub.SYSTEM_PYTHON, "--compile-bytecode", "--quiet"]
+        subprocess.run(command, cwd=COURSE_ROOT, env=env, check=True, timeout=600)
+        yield account
+    finally:
+        subprocess.run(["pkill", "-KILL", "-u", account.user], capture_output=True)
+        subprocess.run(["userdel", "--remove", account.user], capture_output=True)
+        shutil.rmtree(account.venv, ignore_errors=True)
+
+
+@dataclass
+class Shared:
+    """A generated course on local storage (/var/tmp) standing in for shared storage, owned by the
+    instructor, its gradebook on PostgreSQL, and the environment the instructor has when they run
+    submit.sh: NBGRADER_DB_URL set without the password (it is in ~/.pgpass, mode 600, as the
+    recipe says), the kit's environment active."""
+
+    root: Path
+    db: str
+    instructor: Instructor
+    env: dict[str, str]
+    jobs: list[str] = field(default_factory=list)
+
+    def submit(self) -> tuple[str, str]:
+        """submit.sh as the docs show it, run by the instructor with TASKS array tasks:
+        (array job id, check job id)."""
+        argv = [
+            shutil.which("runuser") or "/usr/sbin/runuser",
+            "-u",
+            self.instructor.user,
+            "--",
+            str(RECIPE / "submit.sh"),
+            f"--array=0-{TASKS - 1}",
+        ]
+        array, check = slurm_run(*argv, cwd=self.root, env=self.env).split()
+        self.jobs += [array, check]
+        return array, check
+
+
 @pytest.fixture
-def shared(course, postgres_db):  # noqa: F811
-    """A generated course on local storage standing in for shared storage (/var/tmp: slurmd runs the
-    jobs as root, which may not enter pytest's tmp folders), its gradebook on PostgreSQL, and the
-    environment a person has when they run submit.sh: NBGRADER_DB_URL set, the kit's environment
-    active."""
+def shared(course, postgres_db, instructor):  # noqa: F811
+    from sqlalchemy.engine import make_url
+
     root = Path(shutil.copytree(course, Path("/var/tmp") / f"kit-cluster-{uuid.uuid4().hex[:8]}"))
+    url = make_url(postgres_db)
+    user = pwd.getpwnam(instructor.user)
+    pgpass = instructor.home / ".pgpass"
+    pgpass.write_text(f"{url.host}:{url.port}:{url.database}:{url.username}:{url.password}\n")
+    pgpass.chmod(0o600)
+    os.chown(pgpass, user.pw_uid, user.pw_gid)
+    env = {
+        "PATH": f"{instructor.venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
+        "VIRTUAL_ENV": str(instructor.venv),
+        "HOME": str(instructor.home),
+        "NBGRADER_DB_URL": url.set(password=None).render_as_string(hide_password=False),
+        "SLURM_CONF": os.environ["SLURM_CONF"],
+        "LANG": "C.UTF-8",
+    }
+    place = Shared(root, postgres_db, instructor, env)
     try:
         nbgrader(root, "generate_assignment", ASSIGNMENT, "--force", f"--db={postgres_db}")
-        env = dict(
-            os.environ,
-            NBGRADER_DB_URL=postgres_db,
-            VIRTUAL_ENV=sys.prefix,
-            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        )
-        yield root, postgres_db, env
+        yield place
     finally:
+        if place.jobs:  # a failed test leaves no job running into the next one
+            subprocess.run(["scancel", *place.jobs], capture_output=True, timeout=60)
+            wait_for(place.jobs, timeout=120)
         shutil.rmtree(root, ignore_errors=True)
+        pgpass.unlink(missing_ok=True)
 
 
-def submit(root: Path, env: dict[str, str]) -> tuple[str, str]:
-    """submit.sh as the docs show it, with TASKS array tasks: (array job id, check job id)."""
-    array, check = slurm_run(str(RECIPE / "submit.sh"), f"--array=0-{TASKS - 1}", cwd=root, env=env).split()
-    return array, check
+def own(shared: Shared) -> None:
+    """The course folder, with what was handed in, belongs to the instructor."""
+    user = pwd.getpwnam(shared.instructor.user)
+    for folder, _dirs, files in os.walk(shared.root):
+        os.chown(folder, user.pw_uid, user.pw_gid)
+        for name in files:
+            os.chown(os.path.join(folder, name), user.pw_uid, user.pw_gid)
 
 
 def job_field(job: str, name: str) -> str:
@@ -121,10 +211,11 @@ def test_the_slurm_recipe_grades_like_one_sequential_autograde(
     cohort,  # noqa: F811
     sequential,  # noqa: F811
 ):
-    root, db, env = shared
+    root, db = shared.root, shared.db
     hand_in(root, cohort)
+    own(shared)
     start = time.monotonic()
-    array, check = submit(root, env)
+    array, check = shared.submit()
     wait_for([array, check])
     seconds = time.monotonic() - start
 
@@ -145,6 +236,14 @@ def test_the_slurm_recipe_grades_like_one_sequential_autograde(
 
     assert scores_of(db) == sequential
     assert gradebook_state(db).submissions == dict.fromkeys(cohort, 1), "one submission each"
+
+    # The jobs ran as the instructor, each shard's kernels in the sandbox (as a user that is not
+    # root: in a user namespace of its own).
+    uid = pwd.getpwnam(shared.instructor.user).pw_uid
+    assert {p.stat().st_uid for p in (root / "autograded").rglob("*.ipynb")} == {uid}
+    for i in range(TASKS):
+        shard_log = (root / "logs" / "autograde" / f"shard-{i}-of-{TASKS}.log").read_text()
+        assert "Autograding in a bubblewrap sandbox" in shard_log, shard_log[-3000:]
     print(f"slurm: {len(cohort)} students, {TASKS} array tasks + check: {seconds:.1f} s")
 
 
@@ -174,7 +273,7 @@ def test_a_cancelled_and_a_requeued_task_leave_the_check_job_exactly_what_is_mis
     sequential,  # noqa: F811
     release_nb,
 ):
-    root, db, env = shared
+    root, db = shared.root, shared.db
     slow = fill(release_nb, reference_answers(SOURCE_NOTEBOOK))
     slow.cells.append(nbformat.v4.new_code_cell(f"import time\ntime.sleep({SLEEP})  # scratch"))
     students = {**cohort, CANCELLED: slow, REQUEUED: slow}
@@ -185,8 +284,9 @@ def test_a_cancelled_and_a_requeued_task_leave_the_check_job_exactly_what_is_mis
         1: ["broken_json", "ex1_and_ex2", REQUEUED],
     }
     hand_in(root, students)
+    own(shared)
 
-    array, check = submit(root, env)
+    array, check = shared.submit()
     slurm_run("scontrol", "hold", check)  # until the array's state is looked at
     before = {}  # what was graded when each task was interrupted
     interrupted = set()
