@@ -25,8 +25,10 @@ One nbgrader process per shard. nbgrader 0.9.6's `--student` is a file glob (`gl
 `submitted/<student>/<assignment>`), which cannot name an arbitrary set of ids, but nbgrader also has
 `CourseDirectory.student_id_exclude`, a comma-separated list of ids to leave out. A shard is
 therefore `--student='*'` minus every other student: every other submitted student and every
-student of the gradebook's roster. (`--print-command` shows the exact command.) Student ids
-with a comma cannot be excluded and are refused.
+student of the gradebook's roster. The list goes to nbgrader in a file next to the shard's log
+(`shard-<i>-of-<n>.exclude`, read by gradekit.autograde_shard): for a big course it is longer
+than one command-line argument may be. (`--print-command` shows the exact command and writes the
+files.) Student ids with a comma or a line break cannot be excluded and are refused.
 
 Missing. A student is *graded* when all three hold, and *missing* otherwise:
   1. the gradebook holds their submission and a score for every autograded test cell
@@ -69,13 +71,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from gradekit import grades, intake
+from gradekit import autograde_shard, grades, intake
 from gradekit.lifeline import die_with_parent
 from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, default_course
 from gradekit.sanitize import CHANGED_LOCKED_CELL, DELETED_TEST_CELL
@@ -356,15 +358,15 @@ def grading_status(
 # Running shards
 
 
-def autograde_command(assignment: str, db_url: str, exclude: Sequence[str]) -> list[str]:
-    """The nbgrader command of one shard: every student but `exclude`, graded afresh, with the time
-    on every log line."""
+def autograde_command(assignment: str, db_url: str, exclude_file: Path) -> list[str]:
+    """The module and arguments (for `python -m`) of one shard's `nbgrader autograde`: every
+    student but those listed in `exclude_file` (gradekit.autograde_shard), graded afresh, with the
+    time on every log line."""
     return [
-        "nbgrader",
-        "autograde",
+        "gradekit.autograde_shard",
+        str(exclude_file),
         assignment,
         "--student=*",
-        f"--CourseDirectory.student_id_exclude={','.join(exclude)}",
         "--force",
         f"--db={db_url}",
         f"--NbGrader.log_format={LOG_FORMAT}",
@@ -410,11 +412,17 @@ class Shard:
     def name(self) -> str:
         return f"shard {self.index}/{self.shards}"
 
+    @property
+    def exclude_file(self) -> Path:
+        return self.log.with_suffix(".exclude")
+
     def command(self, assignment: str, db_url: str) -> list[str]:
-        return autograde_command(assignment, db_url, self.exclude)
+        """The shard's command (after `python -m`); writes its exclude file."""
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        autograde_shard.write_exclude_file(self.exclude_file, self.exclude)
+        return autograde_command(assignment, db_url, self.exclude_file)
 
     def start(self, course: Path, assignment: str, db_url: str) -> None:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
         command = self.command(assignment, db_url)
         with self.log.open("a") as fh:
             fh.write(
@@ -629,13 +637,14 @@ def plan(
     """The shards to run: their students (all, or the missing ones, never those intake found
     `not_gradable`) and their exclusion lists."""
     students = submitted_students(course, assignment)
-    with_comma = [s for s in students if "," in s]
+    with_comma = [s for s in students if "," in s or "\n" in s]
     if with_comma:
         raise ValueError(
-            f"student ids with a comma cannot be sharded (nbgrader's exclude list): {with_comma}"
+            "student ids with a comma or a line break cannot be sharded (nbgrader's exclude list):"
+            f" {with_comma}"
         )
     state = gradebook_state(db_url, assignment)
-    known = set(students) | {s for s in state.roster if "," not in s}
+    known = set(students) | {s for s in state.roster if "," not in s and "\n" not in s}
     log_dir = log_dir or course / LOG_DIR
     result = []
     for index in indices:
@@ -846,7 +855,7 @@ def main(argv: list[str] | None = None) -> int:
             for shard in shards:
                 command = masked_command(shard.command(args.assignment, db_url))
                 print(f"# {shard.name}: {len(shard.students)} students")
-                print(" ".join(_quote(part) for part in command))
+                print(" ".join(_quote(part) for part in ["python", "-m", *command]))
             return 0
         if args.status:
             students = [s for shard in shards for s in (*shard.students, *shard.skipped)]

@@ -319,6 +319,29 @@ def test_a_shard_stopped_by_a_locked_sqlite_database_is_rerun(fresh_course, rele
 # Without nbgrader: shards, "missing", the database check
 
 
+def test_a_roster_too_long_for_one_command_line_argument(fresh_course, release_nb):
+    """A shard leaves out every student but its own. With 12,000 ids of 24 characters in the
+    roster that list is 300 kB, more than Linux takes in one command-line argument (128 KiB,
+    MAX_ARG_STRLEN: the process would not start, E2BIG); it goes to nbgrader in a file."""
+    roster = [(f"firstname.lastname.{i:05d}", "", "", None, None) for i in range(12_000)]
+    with sqlite3.connect(fresh_course / "gradebook.db") as db:
+        db.executemany(
+            "INSERT INTO student (id, first_name, last_name, email, lms_user_id) VALUES (?, ?, ?, ?, ?)",
+            roster,
+        )
+    answers = reference_answers(SOURCE_NOTEBOOK)
+    hand_in(fresh_course, {"reference": fill(release_nb, answers), "blank": release_nb})
+    result = shards(fresh_course, course_db_url(fresh_course), "--shards", "1")
+    assert result.returncode == 0, result.stderr
+    assert summary(result.stderr) == counts(shards=1, students=2, graded=2)
+    exclude = (fresh_course / "logs" / "autograde" / "shard-0-of-1.exclude").read_text().split()
+    assert len(exclude) == len(roster) and len(",".join(exclude)) > 128 * 1024
+    scores = scores_of(course_db_url(fresh_course))
+    assert scores["reference"] == grade_cells(read(SOURCE_NOTEBOOK))
+    assert sum(scores["blank"].values()) == 0
+    assert gradebook_state(course_db_url(fresh_course)).submissions == {"reference": 1, "blank": 1}
+
+
 def test_shards_are_a_stable_partition():
     students = [f"student{i:04d}" for i in range(1000)]
     for n in (1, 2, 3, 8):
