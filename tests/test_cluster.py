@@ -140,18 +140,15 @@ class Shared:
     env: dict[str, str]
     jobs: list[str] = field(default_factory=list)
 
+    def run(self, *argv: str) -> str:
+        """A command run by the instructor in the course folder; its output."""
+        runuser = shutil.which("runuser") or "/usr/sbin/runuser"
+        return slurm_run(runuser, "-u", self.instructor.user, "--", *argv, cwd=self.root, env=self.env)
+
     def submit(self) -> tuple[str, str]:
         """submit.sh as the docs show it, run by the instructor with TASKS array tasks:
         (array job id, check job id)."""
-        argv = [
-            shutil.which("runuser") or "/usr/sbin/runuser",
-            "-u",
-            self.instructor.user,
-            "--",
-            str(RECIPE / "submit.sh"),
-            f"--array=0-{TASKS - 1}",
-        ]
-        array, check = slurm_run(*argv, cwd=self.root, env=self.env).split()
+        array, check = self.run(str(RECIPE / "submit.sh"), f"--array=0-{TASKS - 1}").split()
         self.jobs += [array, check]
         return array, check
 
@@ -214,6 +211,11 @@ def test_the_slurm_recipe_grades_like_one_sequential_autograde(
     root, db = shared.root, shared.db
     hand_in(root, cohort)
     own(shared)
+    # What docs/scale.md asks to run on every node before the array, as the instructor.
+    on_each_node = ["srun", "--nodes=1", "--ntasks-per-node=1", "python", "-m"]
+    sandbox = shared.run(*on_each_node, "gradekit.sandbox")
+    assert sandbox.startswith("sandbox: available") and "user namespaces" in sandbox, sandbox
+    assert "postgresql" in shared.run(*on_each_node, "gradekit.shards", "--check-db")
     start = time.monotonic()
     array, check = shared.submit()
     wait_for([array, check])

@@ -42,8 +42,9 @@ pytestmark = pytest.mark.cluster
 RECIPE = COURSE_ROOT / "cluster" / "kubernetes"
 SLURM = COURSE_ROOT / "cluster" / "slurm"
 MANIFESTS = ("course-volume.yaml", "grade-job.yaml", "check-job.yaml")
-# backoffLimitPerIndex and the FailIndex action are in batch/v1 from Kubernetes 1.29 (docs/scale.md)
-OLDEST = "1.29.0"
+# backoffLimitPerIndex and the FailIndex action are in batch/v1 from Kubernetes 1.29, a container's
+# appArmorProfile from 1.30 (docs/scale.md)
+OLDEST = "1.30.0"
 
 
 def manifest(name: str) -> dict:
@@ -85,7 +86,9 @@ def test_the_validator_catches_what_a_typo_or_an_old_cluster_would():
     job["spec"]["completions"] = "20"
     with pytest.raises(kubernetes_validate.ValidationError, match="'20' is not of type 'integer'"):
         kubernetes_validate.validate(job, OLDEST, strict=True)
-    # 1.28 knew FailIndex only as alpha: its schema does not accept the rule
+    # 1.29 had no appArmorProfile field (an annotation instead), 1.28 knew FailIndex only as alpha
+    with pytest.raises(kubernetes_validate.ValidationError, match="'appArmorProfile' was unexpected"):
+        kubernetes_validate.validate(manifest("grade-job.yaml"), "1.29.0", strict=True)
     with pytest.raises(kubernetes_validate.ValidationError, match="podFailurePolicy"):
         kubernetes_validate.validate(manifest("grade-job.yaml"), "1.28.0", strict=True)
 
@@ -109,12 +112,16 @@ def test_the_jobs_run_the_commands_of_the_tested_slurm_recipe():
     assert spec["completionMode"] == "Indexed" and spec["completions"] >= 1
     assert pod(grade)["restartPolicy"] == "Never"  # required by podFailurePolicy
     assert "backoffLimitPerIndex" in spec  # required by the FailIndex action
-    (rule,) = spec["podFailurePolicy"]["rules"]
-    assert rule["action"] == "FailIndex" and rule["onExitCodes"]["containerName"] == container(grade)["name"]
+    disrupted, final = spec["podFailurePolicy"]["rules"]
+    assert final["action"] == "FailIndex"
+    assert final["onExitCodes"]["containerName"] == container(grade)["name"]
 
-    # The recipe's: exit codes 1 (some students cannot be graded) and 2 (database or course unusable)
-    # are final; 3 and 130 (incomplete, interrupted) are worth a new pod (gradekit.shards).
-    assert rule["onExitCodes"] == {"containerName": "shard", "operator": "In", "values": [1, 2]}
+    # The recipe's: a pod evicted or preempted is replaced without counting as a failure; exit codes
+    # 1 (some students cannot be graded) and 2 (database or course unusable) are final; 3 and 130
+    # (incomplete, interrupted) are worth a new pod (gradekit.shards).
+    evicted = {"type": "DisruptionTarget", "status": "True"}
+    assert disrupted == {"action": "Ignore", "onPodConditions": [evicted]}
+    assert final["onExitCodes"] == {"containerName": "shard", "operator": "In", "values": [1, 2]}
     assert spec["parallelism"] <= spec["completions"]
 
     # One shard per index, as many shards as completions: the Slurm array task's command with the
@@ -126,7 +133,7 @@ def test_the_jobs_run_the_commands_of_the_tested_slurm_recipe():
         "--shard-index",
         "$SLURM_ARRAY_TASK_ID",
         "--shards",
-        "$SLURM_ARRAY_TASK_COUNT",
+        "${KIT_SHARDS:-$SLURM_ARRAY_TASK_COUNT}",
         "--only-missing",
     ]
     assert pod_command == [
@@ -144,7 +151,9 @@ def test_the_jobs_run_the_commands_of_the_tested_slurm_recipe():
     # ReadWriteMany volume.
     for key in ("image", "env", "securityContext", "workingDir", "volumeMounts", "resources"):
         assert container(check)[key] == container(grade)[key], key
-    assert pod(check)["volumes"] == pod(grade)["volumes"]
+    for key in ("volumes", "automountServiceAccountToken"):
+        assert pod(check)[key] == pod(grade)[key], key
+    assert pod(grade)["automountServiceAccountToken"] is False
     (mount,) = container(grade)["volumeMounts"]
     assert container(grade)["workingDir"] == mount["mountPath"]
     (course_volume,) = pod(grade)["volumes"]
