@@ -176,14 +176,33 @@ def _engine(url: str, connect_timeout: int = 10):
         raise DatabaseError(f"no driver for {masked(url)}: {error}{hint}") from None
 
 
-def check_database(url: str, assignment: str | None = ASSIGNMENT) -> str:
+def check_database(url: str, assignment: str | None = ASSIGNMENT, retries: int = 0, wait: float = 2.0) -> str:
     """Raise DatabaseError unless the gradebook at `url` can be used; return a one-line description.
 
     With `assignment=None`, check only that the database can be reached (use it before
     `nbgrader generate_assignment --force`, which deletes release/ before it fails on a bad URL).
-    With an assignment, also check that nbgrader has generated it into this gradebook."""
+    With an assignment, also check that nbgrader has generated it into this gradebook.
+    A server that cannot be reached (refused, timed out, too many clients: SQLAlchemy's
+    OperationalError) is tried `retries` more times, `wait`, 2 * `wait`, ... seconds apart: many
+    grading jobs starting at once, or a server restarting, should not fail a job for good."""
+    attempt = 0
+    while True:
+        try:
+            return _check_database(url, assignment)
+        except _Unreachable:
+            if attempt >= retries:
+                raise
+            time.sleep(wait * 2**attempt)
+            attempt += 1
+
+
+class _Unreachable(DatabaseError):
+    """The server did not answer or refused the connection (a retry may succeed)."""
+
+
+def _check_database(url: str, assignment: str | None) -> str:
     from sqlalchemy import inspect, select
-    from sqlalchemy.exc import SQLAlchemyError
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
     from sqlalchemy.orm import Session
 
     parsed = _url(url)
@@ -220,7 +239,8 @@ def check_database(url: str, assignment: str | None = ASSIGNMENT) -> str:
         raise DatabaseError(f"no driver for {masked(url)}: {error}") from None
     except SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        raise DatabaseError(f"cannot use the gradebook {masked(url)}: {reason}") from None
+        kind = _Unreachable if isinstance(error, OperationalError) else DatabaseError
+        raise kind(f"cannot use the gradebook {masked(url)}: {reason}") from None
     finally:
         engine.dispose()
     return f"{masked(url)}: assignment {assignment!r} with {notebooks} notebook(s)"
@@ -679,7 +699,7 @@ def run(
     exclude), FileNotFoundError (no release to take submissions in against)."""
     course = Path(course).resolve()
     db_url = normalized_db_url(db_url or course_db_url(course))
-    print(f"gradebook: {check_database(db_url, assignment)}", file=stream, flush=True)
+    print(f"gradebook: {check_database(db_url, assignment, retries)}", file=stream, flush=True)
     indices = range(shards) if shard_index is None else [shard_index]
     start = time.time()
 
@@ -827,7 +847,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only-missing", action="store_true", help="grade only the missing students")
     parser.add_argument("--db", help="gradebook URL (default: NBGRADER_DB_URL, else the course config)")
     parser.add_argument(
-        "--retries", type=int, default=2, help="reruns after a database or kernel start error"
+        "--retries",
+        type=int,
+        default=2,
+        help="tries more to reach the gradebook (2 s, 4 s, ... apart), and reruns of a shard after a"
+        " database or kernel start error (default 2)",
     )
     parser.add_argument("--log-dir", type=Path, help=f"shard logs (default: <course>/{LOG_DIR})")
     parser.add_argument("--status", action="store_true", help="print who is graded or missing; grade nothing")
@@ -847,7 +871,7 @@ def main(argv: list[str] | None = None) -> int:
             print(check_database(db_url, assignment=None))
             return 0
         if args.status or args.print_command:
-            check_database(db_url, args.assignment)
+            check_database(db_url, args.assignment, args.retries)
             shards = plan(
                 course, db_url, args.shards, indices, args.only_missing, args.assignment, args.log_dir
             )

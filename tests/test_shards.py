@@ -413,6 +413,34 @@ def test_the_database_is_checked_before_anything_runs(course, tmp_path):
     assert "secret" not in str(error.value)
 
 
+def test_a_server_that_answers_on_a_second_try_is_waited_for(course, monkeypatch):
+    """Forty grading jobs starting at once can meet "too many clients", or a server restarting: the
+    runner tries again (--retries) before it gives up (exit 2, final for a Kubernetes index)."""
+    from gradekit import shards as runner
+
+    gradebook = f"sqlite:///{course / 'gradebook.db'}"
+    check = runner._check_database
+    attempts = []
+
+    def refused_once(url, assignment):
+        attempts.append(url)
+        if len(attempts) == 1:  # nothing listens on port 1: refused
+            return check("postgresql+psycopg2://grader:secret@127.0.0.1:1/course", assignment)
+        return check(url, assignment)
+
+    monkeypatch.setattr(runner, "_check_database", refused_once)
+    with pytest.raises(DatabaseError, match="cannot use the gradebook postgresql"):
+        check_database(gradebook)  # no retries: at once
+    attempts.clear()
+    assert "1 notebook" in check_database(gradebook, retries=2, wait=0.01)
+    assert len(attempts) == 2
+    attempts.clear()
+    attempts.append("not the first")  # what is not a connection problem is not tried again
+    with pytest.raises(DatabaseError, match="no assignment 'ps0'"):
+        check_database(gradebook, "ps0", retries=2, wait=0.01)
+    assert len(attempts) == 2
+
+
 def test_the_sqlite_url_is_absolute_and_waits_for_locks(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert normalized_db_url("sqlite:///gradebook.db") == f"sqlite:///{tmp_path}/gradebook.db?timeout=60"
