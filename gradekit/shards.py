@@ -882,8 +882,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(" ".join(_quote(part) for part in ["python", "-m", *command]))
             return 0
         if args.status:
-            students = [s for shard in shards for s in (*shard.students, *shard.skipped)]
-            status = grading_status(course, db_url, students, args.assignment)
+            students = {s for shard in shards for s in (*shard.students, *shard.skipped)}
+            # and those whose folder holds no notebook (only a .py, ...): missing, never left out
+            everyone = intake.Course.load(course, args.assignment, db_url).students()
+            students |= {s for s in everyone if shard_of(s, args.shards) in indices}
+            status = grading_status(course, db_url, sorted(students), args.assignment)
             for student, reason in sorted(status.items()):
                 if reason is not None:
                     print(f"missing: {student}: {reason}")

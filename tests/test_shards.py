@@ -342,6 +342,24 @@ def test_a_roster_too_long_for_one_command_line_argument(fresh_course, release_n
     assert gradebook_state(course_db_url(fresh_course)).submissions == {"reference": 1, "blank": 1}
 
 
+def test_status_counts_a_student_who_handed_in_no_notebook(fresh_course):
+    """A folder with only a .py has no notebook for nbgrader to find, but it is a student: intake
+    makes them not gradable, and --status (the last step of the Slurm check job) lists them as
+    missing and exits 1, instead of reporting everyone graded."""
+    folder = fresh_course / "submitted" / "py_only" / ASSIGNMENT
+    folder.mkdir(parents=True)
+    (folder / "mini_auto_grad.py").write_text("print('my homework')\n")
+    db_url = course_db_url(fresh_course)
+    before = shards(fresh_course, db_url, "--status")  # not taken in yet
+    assert before.returncode == 1 and "missing: py_only: " in before.stdout, before.stdout
+    graded = shards(fresh_course, db_url, "--shards", "1", "--only-missing")
+    assert graded.returncode == 1 and "not gradable: py_only: " in graded.stderr, graded.stderr
+    status = shards(fresh_course, db_url, "--status")
+    assert status.returncode == 1, status.stdout
+    assert "missing: py_only: not gradable: " in status.stdout
+    assert "status: students=1 graded=0 missing=1" in status.stdout
+
+
 def test_shards_are_a_stable_partition():
     students = [f"student{i:04d}" for i in range(1000)]
     for n in (1, 2, 3, 8):
