@@ -625,7 +625,7 @@ class Summary:
         if self.left:
             lines.append(
                 f"left: {len(self.left)} students were not graded because grading stopped:"
-                " python -m gradekit.shards --only-missing grades them"
+                " a run with --only-missing grades them (on Slurm: the check job, or submit.sh again)"
             )
         for student, penalty in sorted(self.late.items()):
             lines.append(f"late: {student}: penalty {penalty:g} points")
