@@ -78,7 +78,7 @@ from pathlib import Path
 from typing import IO
 
 from gradekit import autograde_shard, grades, intake
-from gradekit.lifeline import die_with_parent
+from gradekit.lifeline import adopt_orphans, die_with_parent, end_orphans
 from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, default_course
 from gradekit.sanitize import CHANGED_LOCKED_CELL, DELETED_TEST_CELL
 
@@ -760,6 +760,10 @@ def run(
     for shard in running:  # the last exit codes
         if len(shard.returncodes) < shard.attempts:
             shard.returncodes.append(shard.process.wait())
+    # A sandbox whose nbgrader was killed while it started can outlive it (gradekit.lifeline).
+    orphans = end_orphans(keep={shard.process.pid for shard in running})
+    if orphans:
+        progress.say(f"ended {len(orphans)} process(es) left behind by a killed nbgrader: {orphans}")
     progress.update()
     progress.close()
 
@@ -899,6 +903,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
+    adopt_orphans()  # this process ends what its shards leave behind
     try:
         summary = run(
             course,

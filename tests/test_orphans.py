@@ -210,3 +210,44 @@ def test_killing_the_shard_runner_kills_nbgrader_and_its_kernels(sleeping_course
         assert {p for p in victims if is_kernel(p)}, describe(victims)
         os.kill(runner.pid, signal.SIGKILL)
         assert_all_gone(victims, "SIGKILL on the shard runner")
+
+
+ADOPTER = """
+import subprocess, time
+from gradekit.lifeline import adopt_orphans, children, end_orphans
+assert adopt_orphans()
+# a child that starts a grandchild and ends at once, as nbgrader killed while its bwrap starts
+middle = subprocess.Popen(["sh", "-c", "sleep 300 & echo $!"], stdout=subprocess.PIPE, text=True)
+grandchild = int(middle.stdout.readline())
+print(grandchild, flush=True)
+middle.wait()
+deadline = time.monotonic() + 5
+while grandchild not in children() and time.monotonic() < deadline:
+    time.sleep(0.01)
+print("adopted", grandchild in children(), flush=True)
+print("ended", end_orphans(keep=set()), flush=True)
+"""
+
+
+def test_the_shard_runner_ends_what_a_killed_child_left_behind():
+    """A process whose parent died before it armed PR_SET_PDEATHSIG (a bwrap still starting when
+    Slurm signals every process of a cancelled job) is adopted by the grading process that
+    called adopt_orphans (`python -m gradekit.shards` does), not by init, and end_orphans ends it."""
+    result = subprocess.run(
+        [sys.executable, "-c", ADOPTER],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=die_with_parent(),
+    )
+    lines = result.stdout.splitlines()
+    grandchild = int(lines[0]) if lines and lines[0].isdigit() else None
+    try:
+        assert result.returncode == 0, result.stderr
+        assert lines[1:] == ["adopted True", f"ended [{grandchild}]"], result.stdout
+        assert not psutil.pid_exists(grandchild), "the orphan still runs"
+    finally:
+        if grandchild is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(grandchild, signal.SIGKILL)
