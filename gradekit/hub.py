@@ -139,24 +139,32 @@ def build_environment(hub: Hub) -> None:
     """`venv/`: uv.lock with the hub extra, the kit as a package, for Debian's Python."""
     hub.root.mkdir(parents=True, exist_ok=True)
     hub.root.chmod(0o755)
-    env = dict(os.environ, UV_PROJECT_ENVIRONMENT=str(hub.venv), UV_PYTHON_DOWNLOADS="never")
+    shared_environment(hub.repo, hub.venv, extra="hub")
+
+
+def shared_environment(repo: Path, venv: Path, extra: str) -> None:
+    """An environment at `venv` that every account can use: uv.lock with `extra`, the kit in
+    `repo` installed as a package (not editable: `repo` may sit in a home only its owner reads),
+    Debian's Python, bytecode compiled (the accounts cannot write __pycache__ there).
+    Raises HubError if uv fails."""
+    env = dict(os.environ, UV_PROJECT_ENVIRONMENT=str(venv), UV_PYTHON_DOWNLOADS="never")
     _run(
         [
-            str(uv_binary(hub.repo)),
+            str(uv_binary(repo)),
             "sync",
             "--locked",
             "--no-editable",
             "--extra",
-            "hub",
+            extra,
             "--python",
             SYSTEM_PYTHON,
-            "--compile-bytecode",  # the accounts cannot write __pycache__ into root's venv
+            "--compile-bytecode",
             "--quiet",
         ],
-        cwd=hub.repo,
+        cwd=repo,
         env=env,
     )
-    lock = hub.venv / ".lock"  # uv makes it 0666: an account holding it would stall the next setup
+    lock = venv / ".lock"  # uv makes it 0666: an account holding it would stall the next setup
     if lock.exists():
         lock.chmod(0o600)
 
@@ -190,7 +198,7 @@ def create_accounts(hub: Hub) -> None:
     _run(["chpasswd"], input=lines)
 
 
-def _write_as(user: str, path: Path, text: str, mode: int = 0o644) -> None:
+def write_as(user: str, path: Path, text: str, mode: int = 0o644) -> None:
     """Write `path` (and its missing folders) owned by `user`."""
     info = pwd.getpwnam(user)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -203,7 +211,8 @@ def _write_as(user: str, path: Path, text: str, mode: int = 0o644) -> None:
     os.chown(path, info.pw_uid, info.pw_gid)
 
 
-def _chown_tree(root: Path, user: str) -> None:
+def chown_tree(root: Path, user: str) -> None:
+    """`root` and the folders and files in it owned by `user`."""
     info = pwd.getpwnam(user)
     for folder, _dirs, files in os.walk(root):
         os.chown(folder, info.pw_uid, info.pw_gid)
@@ -238,9 +247,9 @@ def configure_nbgrader(hub: Hub) -> None:
         course.mkdir(parents=True, exist_ok=True)
         shutil.copy(hub.repo / "nbgrader_config.py", course / "nbgrader_config.py")
         shutil.copytree(hub.repo / "source", course / "source")
-        _chown_tree(course, hub.instructor)
+        chown_tree(course, hub.instructor)
     home = hub.home(hub.instructor)
-    _write_as(
+    write_as(
         hub.instructor,
         home / ".jupyter" / "nbgrader_config.py",
         common
@@ -255,11 +264,11 @@ def configure_nbgrader(hub: Hub) -> None:
 
     for student in hub.students:
         home = hub.home(student)
-        _write_as(student, home / ".jupyter" / "nbgrader_config.py", common)
+        write_as(student, home / ".jupyter" / "nbgrader_config.py", common)
         server = {"ServerApp": {"jpserver_extensions": dict.fromkeys(STUDENT_OFF["server"], False)}}
-        _write_as(student, home / ".jupyter" / "jupyter_server_config.json", json.dumps(server, indent=1))
+        write_as(student, home / ".jupyter" / "jupyter_server_config.json", json.dumps(server, indent=1))
         page = {"disabledExtensions": dict.fromkeys(STUDENT_OFF["lab"], True)}
-        _write_as(student, home / ".jupyter" / "labconfig" / "page_config.json", json.dumps(page, indent=1))
+        write_as(student, home / ".jupyter" / "labconfig" / "page_config.json", json.dumps(page, indent=1))
 
 
 def write_hub_config(hub: Hub) -> None:

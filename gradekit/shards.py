@@ -767,8 +767,7 @@ def run(
     progress.update()
     progress.close()
 
-    everyone = [s for shard in selected for s in (*shard.students, *shard.skipped)]
-    status = grading_status(course, db_url, everyone, assignment)
+    status = grading_status(course, db_url, mine, assignment)  # every student, notebook or not
     status.update({s: f"not gradable: {reason}" for s, reason in not_gradable.items()})
     attempted = [s for shard in selected for s in shard.students]
     graded = [s for s in attempted if status[s] is None]
@@ -874,23 +873,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.check_db:
             print(check_database(db_url, assignment=None))
             return 0
-        if args.status or args.print_command:
-            check_database(db_url, args.assignment, args.retries)
+        if args.print_command:
+            check_database(db_url, args.assignment)
             shards = plan(
                 course, db_url, args.shards, indices, args.only_missing, args.assignment, args.log_dir
             )
-        if args.print_command:
             for shard in shards:
                 command = masked_command(shard.command(args.assignment, db_url))
                 print(f"# {shard.name}: {len(shard.students)} students")
                 print(" ".join(_quote(part) for part in ["python", "-m", *command]))
             return 0
         if args.status:
-            students = {s for shard in shards for s in (*shard.students, *shard.skipped)}
-            # and those whose folder holds no notebook (only a .py, ...): missing, never left out
+            check_database(db_url, args.assignment, args.retries)
+            # every student as intake sees them: one whose folder holds no notebook (only a .py)
+            # is missing, never left out
             everyone = intake.Course.load(course, args.assignment, db_url).students()
-            students |= {s for s in everyone if shard_of(s, args.shards) in indices}
-            status = grading_status(course, db_url, sorted(students), args.assignment)
+            students = [s for s in everyone if shard_of(s, args.shards) in indices]
+            status = grading_status(course, db_url, students, args.assignment)
             for student, reason in sorted(status.items()):
                 if reason is not None:
                     print(f"missing: {student}: {reason}")

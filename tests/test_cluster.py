@@ -64,11 +64,16 @@ def wait_for(jobs: list[str], timeout: float = 900) -> None:
         time.sleep(1)
 
 
+def jobs(job: str) -> list[dict[str, str]]:
+    """The records of a job or of an array's tasks, from slurmctld (no accounting: no sacct)."""
+    lines = slurm_run("scontrol", "show", "job", "-o", job).splitlines()
+    return [dict(re.findall(r"(\w+)=(\S*)", line)) for line in lines]
+
+
 def states(job: str) -> dict[str, tuple[str, str]]:
-    """Job or array task id -> (JobState, ExitCode), from slurmctld (no accounting: no sacct)."""
+    """Job or array task id -> (JobState, ExitCode)."""
     found = {}
-    for line in slurm_run("scontrol", "show", "job", "-o", job).splitlines():
-        fields = dict(re.findall(r"(\w+)=(\S*)", line))
+    for fields in jobs(job):
         task = fields.get("ArrayTaskId")
         key = f"{fields['ArrayJobId']}_{task}" if task else fields["JobId"]
         found[key] = (fields["JobState"], fields["ExitCode"])
@@ -109,17 +114,7 @@ def instructor(slurm):
     try:
         subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", account.user], check=True)
         account.home.chmod(0o700)
-        env = dict(os.environ, UV_PROJECT_ENVIRONMENT=str(account.venv), UV_PYTHON_DOWNLOADS="never")
-        command = [
-            str(hub.uv_binary(COURSE_ROOT)),
-            "sync",
-            "--locked",
-            "--no-editable",
-            "--extra",
-            "postgres",
-        ]
-        command += ["--python", hub.SYSTEM_PYTHON, "--compile-bytecode", "--quiet"]
-        subprocess.run(command, cwd=COURSE_ROOT, env=env, check=True, timeout=600)
+        hub.shared_environment(COURSE_ROOT, account.venv, extra="postgres")
         yield account
     finally:
         subprocess.run(["pkill", "-KILL", "-u", account.user], capture_output=True)
@@ -159,11 +154,9 @@ def shared(course, postgres_db, instructor):  # noqa: F811
 
     root = Path(shutil.copytree(course, Path("/var/tmp") / f"kit-cluster-{uuid.uuid4().hex[:8]}"))
     url = make_url(postgres_db)
-    user = pwd.getpwnam(instructor.user)
     pgpass = instructor.home / ".pgpass"
-    pgpass.write_text(f"{url.host}:{url.port}:{url.database}:{url.username}:{url.password}\n")
-    pgpass.chmod(0o600)
-    os.chown(pgpass, user.pw_uid, user.pw_gid)
+    line = f"{url.host}:{url.port}:{url.database}:{url.username}:{url.password}\n"
+    hub.write_as(instructor.user, pgpass, line, 0o600)
     env = {
         "PATH": f"{instructor.venv / 'bin'}:/usr/local/bin:/usr/bin:/bin",
         "VIRTUAL_ENV": str(instructor.venv),
@@ -184,19 +177,6 @@ def shared(course, postgres_db, instructor):  # noqa: F811
         pgpass.unlink(missing_ok=True)
 
 
-def own(shared: Shared) -> None:
-    """The course folder, with what was handed in, belongs to the instructor."""
-    user = pwd.getpwnam(shared.instructor.user)
-    for folder, _dirs, files in os.walk(shared.root):
-        os.chown(folder, user.pw_uid, user.pw_gid)
-        for name in files:
-            os.chown(os.path.join(folder, name), user.pw_uid, user.pw_gid)
-
-
-def job_field(job: str, name: str) -> str:
-    return dict(re.findall(r"(\w+)=(\S*)", slurm_run("scontrol", "show", "job", "-o", job)))[name]
-
-
 def graded_in(output: str) -> list[str]:
     """The students a run says it graded, in order (its per-student progress lines)."""
     return re.findall(r"^\[\d+/\d+\] graded (\S+) \(", output, re.M)
@@ -210,7 +190,7 @@ def test_the_slurm_recipe_grades_like_one_sequential_autograde(
 ):
     root, db = shared.root, shared.db
     hand_in(root, cohort)
-    own(shared)
+    hub.chown_tree(root, shared.instructor.user)  # the course, with what was handed in
     # What docs/scale.md asks to run on every node before the array, as the instructor.
     on_each_node = ["srun", "--nodes=1", "--ntasks-per-node=1", "python", "-m"]
     sandbox = shared.run(*on_each_node, "gradekit.sandbox")
@@ -286,7 +266,7 @@ def test_a_cancelled_and_a_requeued_task_leave_the_check_job_exactly_what_is_mis
         1: ["broken_json", "ex1_and_ex2", REQUEUED],
     }
     hand_in(root, students)
-    own(shared)
+    hub.chown_tree(root, shared.instructor.user)  # the course, with what was handed in
 
     array, check = shared.submit()
     slurm_run("scontrol", "hold", check)  # until the array's state is looked at
@@ -312,7 +292,7 @@ def test_a_cancelled_and_a_requeued_task_leave_the_check_job_exactly_what_is_mis
     assert states(array) == {f"{array}_0": ("CANCELLED", "130:0"), f"{array}_1": ("FAILED", "1:0")}, (
         cancelled + requeued
     )
-    assert job_field(f"{array}_1", "Restarts") == "1"
+    assert jobs(f"{array}_1")[0]["Restarts"] == "1"
     assert graded_in(cancelled) == ["blank", "kernel_crash"], cancelled
     left = set(re.findall(r"^left: (\w+): ", cancelled, re.M))
     assert left == {CANCELLED, "only_ex1", "reference"}, cancelled
