@@ -499,7 +499,7 @@ class Progress:
         self.course, self.assignment, self.shards, self.stream = course, assignment, shards, stream
         self.start = time.time()
         self.pending = {s: shard for shard in shards for s in shard.students}
-        self.seen: dict[str, float] = {}  # student -> mtime already looked at
+        self.seen: dict[str, tuple[float, int]] = {}  # student -> (mtime, size) already looked at
         self.total = len(self.pending)
         self.done = 0
         self.failed: list[str] = []
@@ -527,15 +527,31 @@ class Progress:
         folder = self.course / "autograded" / student / self.assignment
         try:
             notebooks = list(folder.glob("*.ipynb"))
-            mtime = max((p.stat().st_mtime for p in notebooks), default=0.0)
+            stats = [p.stat() for p in notebooks]
         except OSError:
             return False
-        if not notebooks or mtime < self.start - 1 or self.seen.get(student) == mtime:
+        mtime = max((st.st_mtime for st in stats), default=0.0)
+        version = (mtime, sum(st.st_size for st in stats))
+        if not notebooks or mtime < self.start - 1 or self.seen.get(student) == version:
             return False
-        self.seen[student] = mtime
-        return all(executed(p) for p in notebooks)
+        done = [executed(p) for p in notebooks]
+        if None in done:  # being written: nbgrader's last write can keep the same mtime, so look again
+            return False
+        self.seen[student] = version
+        return all(done)
 
     def update(self) -> None:
+        """Count and show the students done since the last call. A stop signal (SIGINT, SIGTERM,
+        SIGHUP: KeyboardInterrupt) waits until it is over, so that no student is half counted
+        (taken off the pending list but never shown)."""
+        stops = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+        try:
+            self._update()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+    def _update(self) -> None:
         for shard in self.shards:
             shard.scan_log()
         failed_now = {s for shard in self.shards for s in shard.failed_students} - set(self.failed)
