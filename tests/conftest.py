@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shutil
 import subprocess
 import sys
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from gradekit import remote
 from gradekit.demo import hand_in, nbgrader  # noqa: F401  (hand_in: used by the test modules)
 from gradekit.lifeline import die_with_parent
 from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
@@ -52,6 +55,52 @@ def release_nb(course):
 def fresh_course(course, tmp_path) -> Path:
     """A private copy of the generated course (gradebook included), for a test that grades."""
     return Path(shutil.copytree(course, tmp_path / "course"))
+
+
+# A world's runner: each [label, source] from stdin, in __main__, in order; a cell that fails
+# costs only itself.
+PROGRAM = """\
+import json, sys
+sys.path.insert(0, %r)
+import __main__
+for label, source in json.load(sys.stdin):
+    try:
+        exec(compile(source, label, "exec"), vars(__main__))
+    except Exception:
+        pass
+"""
+
+
+class StudentProcess:
+    """A second Python process that runs `cells` (a student's code), then answers on a channel
+    (gradekit.remote), as a world's process does when it is graded: `session` asks it questions,
+    `names` is a namespace whose missing names are its globals."""
+
+    def __init__(self, cells: list[str]):
+        mine, theirs = remote.channel_pair()
+        program = [["setup", remote.server_code(theirs.fileno())]]
+        program += [[f"cell {i}", code] for i, code in enumerate(cells)]
+        program.append(["serve", remote.serve_code()])
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", PROGRAM % str(COURSE_ROOT)],
+            stdin=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(theirs.fileno(),),
+            preexec_fn=die_with_parent(),
+        )
+        theirs.close()
+        self.process.stdin.write(json.dumps(program).encode())
+        self.process.stdin.close()
+        self.session = remote.Session(mine, cell_allowance=60)
+        self.session.ready()
+        self.session.cell_allowance = 20
+        self.names = remote.Namespace(self.session, {})
+
+    def close(self) -> None:
+        with contextlib.suppress(remote.Stuck):
+            self.session.done()
+        self.process.kill()
+        self.process.wait()
 
 
 def grade_with_shards(root: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
