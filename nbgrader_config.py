@@ -21,6 +21,9 @@ c.CourseDirectory.db_url = os.environ.get("NBGRADER_DB_URL", f"sqlite:///{COURSE
 
 # A cell that runs longer than this fails alone; the reference notebook needs ~1 s in all.
 c.Execute.timeout = int(os.environ.get("NBGRADER_CELL_TIMEOUT", "30"))
+# Seconds of the student's code one check may take, unless the check sets its own limit=; a check
+# that keeps running past it costs that check only (docs/grading.md).
+c.JudgedExecute.probe_limit = float(os.environ.get("NBGRADER_CHECK_LIMIT", "10"))
 
 # A deleted test cell is put back from the gradebook instead of silently costing nothing.
 # (nbgrader inserts it after the previous solution or test cell of the source, which is why every
@@ -90,10 +93,11 @@ c.Autograde.sanitize_preprocessors = [
 #   network and has limits on memory, CPU, processes and disk. Without a working bwrap,
 #   autograding refuses to start unless c.Sandbox.allow_unsandboxed = True or
 #   GRADEKIT_ALLOW_UNSANDBOXED=1 (trusted code only).
-# - Checks judged outside the student's kernel (docs/grading.md): the kernel runs each test
-#   cell's checks without their expected values and sends back what they returned; the grader
-#   decides, gives partial credit per check, and runs a failed check again with the reference
-#   solution for the pieces it is not about (error carried forward).
+# - Checks run in the grader, not in the student's kernel (docs/grading.md): at each test cell the
+#   kernel answers the checks' questions about its objects (a call, an attribute, an operator), and
+#   never sees a check's code or expected value; the grader decides, gives partial credit per
+#   check, and runs a failed check again with the reference solution for the pieces it is not
+#   about (error carried forward).
 c.Autograde.exporter_class = "gradekit.sandbox.SandboxCheckedExporter"
 c.Autograde.autograde_preprocessors = [
     "gradekit.judge.JudgedExecute",  # instead of nbgrader.preprocessors.Execute

@@ -75,7 +75,7 @@ def members(cls: ast.ClassDef) -> dict[str, ast.stmt]:
     return {name: node for node in cls.body if (name := _member_name(node)) is not None}
 
 
-def _nested(function: ast.stmt) -> ast.FunctionDef | None:
+def nested_function(function: ast.stmt) -> ast.FunctionDef | None:
     """The one function defined directly in `function`'s body (an operator's closure), if exactly one."""
     if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return None
@@ -86,7 +86,7 @@ def _nested(function: ast.stmt) -> ast.FunctionDef | None:
 def _combine(outer: ast.stmt, inner_from: ast.stmt) -> ast.stmt | None:
     """`outer` with its closure replaced by the closure of `inner_from` (renamed to the name the
     rest of `outer` uses); None when either has no single closure."""
-    mine, theirs = _nested(outer), _nested(inner_from)
+    mine, theirs = nested_function(outer), nested_function(inner_from)
     if mine is None or theirs is None:
         return None
     result = copy.deepcopy(outer)
@@ -114,7 +114,7 @@ def piece_source(statements: list[ast.stmt], piece: str) -> str | None:
         if isinstance(outer, (ast.FunctionDef, ast.AsyncFunctionDef)):
             outer.body = [n for n in outer.body if not isinstance(n, ast.FunctionDef)] or [ast.Pass()]
         return ast.unparse(outer)
-    inner = _nested(member)
+    inner = nested_function(member)
     if inner is None:  # a closure written another way (a lambda, two functions): the whole method
         return ast.unparse(member)
     return ast.unparse(inner) if len(parts) == 3 else None
@@ -129,7 +129,7 @@ def pieces_of(statements: list[ast.stmt]) -> set[str]:
         if isinstance(node, ast.ClassDef):
             for member_name, member in members(node).items():
                 found.add(f"{name}.{member_name}")
-                inner = _nested(member)
+                inner = nested_function(member)
                 if inner is not None:
                     found.add(f"{name}.{member_name}.{inner.name}")
     return found
@@ -264,12 +264,23 @@ del _gradekit_world
     return World(pieces, code)
 
 
-def unwritten(student: list[ast.stmt], release: list[ast.stmt], pieces: Iterable[str]) -> bool:
-    """True when every one of `pieces` is still exactly as released (a stub) or missing: a world
-    of those pieces cannot pass."""
+def unwritten(
+    student: list[ast.stmt],
+    release: list[ast.stmt],
+    pieces: Iterable[str],
+    reference: list[ast.stmt] | None = None,
+) -> bool:
+    """True when every one of `pieces` is still exactly as released and released as a stub (it
+    differs from the `reference`'s version), or missing: a world of those pieces cannot pass. A
+    piece given whole in the release (the same as the reference's, such as a given constructor) is
+    never unwritten: the student's copy of it is their own, right until they change it."""
     for piece in pieces:
         mine = piece_source(student, piece)
-        if mine is not None and mine != piece_source(release, piece):
+        if mine is None:
+            continue
+        released = piece_source(release, piece)
+        given = reference is not None and released == piece_source(reference, piece)
+        if given or mine != released:
             return False
     return True
 

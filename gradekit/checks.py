@@ -17,13 +17,12 @@ saying what is wrong). `report` prints which checks passed and raises an Asserti
 every failed check, what was expected, what came instead and a hint, so the cell turns red and
 nbgrader's Validate button lists it.
 
-How the course grades with the same checks (gradekit.judge): the test cells that reach the graded
-notebook's kernel have every `expect=` taken out, so they only run the probes ("probe" mode) and
-send back what each returned; the grader decides, in a process of its own ("spec" mode reads the
-checks without running them), with the same `verdict` function as this notebook. `tests` names
-the pieces of the solution a check is about: the grader runs a failed check again with the
-reference solution in place of every other piece, so that one mistake costs only the checks
-of the piece it is in ("error carried forward").
+How the course grades with the same checks (gradekit.judge): the grader runs every check in a
+process of its own, on your objects in your (sandboxed) process, and judges what came back with the
+same `verdict` function as this notebook; no check's code or expected value enters your process.
+`tests` names the pieces of the solution a check is about: the grader runs a failed check again
+with the reference solution in place of every other piece, so that one mistake costs only the
+checks of the piece it is in ("error carried forward").
 
 This cell is a copy of gradekit/checks.py of the course kit. Please do not reuse the names
 `check`, `report` and `identify` for your own things.
@@ -32,9 +31,6 @@ This cell is a copy of gradekit/checks.py of the course kit. Please do not reuse
 import builtins
 import json
 import math
-import os
-import signal
-import threading
 import time
 
 __all__ = ["check", "identify", "report"]
@@ -95,16 +91,10 @@ class Result:
 
 
 class _Mode:
-    """Where the checks run: "notebook" (run and judge here), "probe" (run, send what the probes
-    returned), "spec" (only collect the checks)."""
+    """Where the checks run: "notebook" (run and judge at once) or "spec" (only collect them)."""
 
     def __init__(self):
         self.kind = "notebook"
-        self.cell = None  # probe mode: grade_id of the cell being run
-        self.only = None  # probe mode: names of the checks to run (None: all)
-        self.limit = 10.0  # probe mode: default seconds per probe
-        self.deadline = None  # probe mode: time.monotonic() after which no probe starts
-        self.publish = None  # probe mode: function(dict) that sends the grader one observation
         self.checks = []  # the checks of the current cell, in order
 
 
@@ -121,10 +111,7 @@ def check(points, probe=None, *, expect=None, hint="", tests=(), name=None, tol=
         )
     tests = (tests,) if isinstance(tests, str) else tuple(tests)
     item = Check(name or probe.__name__, points, probe, expect, hint, tests, tol, limit)
-    if _mode.kind == "probe":
-        if _mode.only is None or item.name in _mode.only:
-            _publish(item)
-    elif _mode.kind == "notebook":
+    if _mode.kind == "notebook":
         item.result = verdict(item, observe(item))
     _mode.checks.append(item)
     return probe
@@ -132,12 +119,10 @@ def check(points, probe=None, *, expect=None, hint="", tests=(), name=None, tol=
 
 def report(grade_id):
     """End a test cell: in the notebook, print the checks that passed and raise an AssertionError
-    that lists every failed check. (Probe mode: nothing to say; spec mode: return the checks.)"""
+    that lists every failed check. (Spec mode: return the checks.)"""
     if _mode.kind == "spec":
         return _mode.checks
     checks, _mode.checks = _mode.checks, []
-    if _mode.kind != "notebook":
-        return None
     run = _cell_run()  # (a cell stopped before its report leaves checks of its own behind)
     results = [item.result for item in checks if item.run == run and item.result is not None]
     failed = [r for r in results if not r.passed]
@@ -179,75 +164,31 @@ def _cell_run():
         return None
 
 
-def begin(cell, only=None, seconds=None):
-    """Probe mode: the checks that follow belong to test cell `cell`; run those named in `only`
-    (all if None), and start none after `seconds` (the grader's cell timeout, less a margin)."""
-    _mode.cell, _mode.only, _mode.checks = cell, (None if only is None else set(only)), []
-    _mode.deadline = None if seconds is None else time.monotonic() + seconds
+def spec_checks():
+    """Spec mode: the checks collected so far (see gradekit.probes.spec_mode)."""
+    return list(_mode.checks)
 
 
 # -- Running a probe ----------------------------------------------------------------------------
 
 
-class ProbeTimeout(BaseException):
-    """A probe ran out of time (a BaseException, so that `except Exception` does not stop it)."""
-
-
-GRACE = 2.0  # probe mode: seconds past its limit after which a probe that still runs ends the process
-_watched = None  # probe mode: (time.monotonic() deadline, cell, check) of the probe running now
-
-
-def _alarm(signum, frame):
-    raise ProbeTimeout()
-
-
-def _watchdog():
-    """Probe mode, in a thread: a probe that outlives its limit by GRACE seconds (it caught every
-    ProbeTimeout, or cancelled the alarm) is reported as too slow and the process ends; the grader
-    then runs the notebook again without that check."""
-    while True:
-        time.sleep(0.1)
-        watched = _watched
-        if watched is not None and time.monotonic() > watched[0] + GRACE:
-            message = "kept running after its time limit"
-            _mode.publish(
-                {"cell": watched[1], "check": watched[2], "error": {"type": "Timeout", "message": message}}
-            )
-            os._exit(75)
-
-
-def observe(item, limit=None):
+def observe(item):
     """Run the probe of `item`: {"value": plain data} or {"error": {"type": ..., "message": ...}},
-    and "seconds" it took. The value goes through JSON, as it does on its way to the grader.
-    `limit`: seconds the probe may run (probe mode; SIGALRM, repeated every 0.25 s, then the
-    watchdog)."""
-    global _watched
+    and "seconds" it took. The value goes through JSON, as it does on its way to the grader."""
     start = time.monotonic()
-    timed = limit is not None and hasattr(signal, "setitimer")
-    if timed:
-        if not any(t.name == "gradekit-watchdog" for t in threading.enumerate()):
-            threading.Thread(target=_watchdog, name="gradekit-watchdog", daemon=True).start()
-        _watched = (start + max(limit, 0.001), _mode.cell, item.name)
-        previous = signal.signal(signal.SIGALRM, _alarm)
-        signal.setitimer(signal.ITIMER_REAL, max(limit, 0.001), 0.25)
     try:
-        try:
-            outcome = {"value": json.loads(json.dumps(plain(item.probe())))}
-        except ProbeTimeout:
-            outcome = {"error": {"type": "Timeout", "message": f"still running after {limit:g} s"}}
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:  # SystemExit too: a check never ends the kernel
-            outcome = {"error": {"type": type(exc).__name__, "message": _message(exc)}}
-        finally:
-            if timed:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, previous)
-                _watched = None
-    except ProbeTimeout:  # the alarm fired between the probe's end and the timer's
-        outcome = {"error": {"type": "Timeout", "message": f"still running after {limit:g} s"}}
+        outcome = {"value": json.loads(json.dumps(plain(item.probe())))}
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit too: a check never ends the kernel
+        outcome = {"error": failure(exc)}
     outcome["seconds"] = round(time.monotonic() - start, 4)
     return outcome
+
+
+def failure(exc):
+    """What an exception raised by a probe says: {"type": its class name, "message": its text}."""
+    return {"type": type(exc).__name__, "message": _message(exc)}
 
 
 def _message(exc):
@@ -255,19 +196,7 @@ def _message(exc):
         text = str(exc)
     except BaseException:
         text = ""
-    return _short(text, 200)
-
-
-def _publish(item):
-    _mode.publish({"cell": _mode.cell, "check": item.name, "started": True})
-    if _mode.deadline is not None and time.monotonic() > _mode.deadline:
-        outcome = {"error": {"type": "Timeout", "message": "not run: the test cell ran out of time"}}
-    else:
-        limit = item.limit if item.limit is not None else _mode.limit
-        if _mode.deadline is not None:
-            limit = min(limit, max(_mode.deadline - time.monotonic(), 0.001))
-        outcome = observe(item, limit)
-    _mode.publish({"cell": _mode.cell, "check": item.name, **outcome})
+    return shorten(text, 200)
 
 
 def plain(value, depth=0):
@@ -281,7 +210,7 @@ def plain(value, depth=0):
     if isinstance(value, int) and abs(value) < 2**63:
         return int(value)
     if isinstance(value, str):
-        return _short(str(value), LIMITS["string"])
+        return shorten(str(value), LIMITS["string"])
     if depth < LIMITS["depth"] and kind in (list, tuple):
         return [plain(v, depth + 1) for v in list(value)[: LIMITS["items"]]]
     if depth < LIMITS["depth"] and kind is dict and all(type(k) is str for k in value):
@@ -290,10 +219,11 @@ def plain(value, depth=0):
         text = repr(value)
     except BaseException:
         text = "?"
-    return {"object": kind.__name__, "repr": _short(text, 80)}
+    return {"object": kind.__name__, "repr": shorten(text, 80)}
 
 
-def _short(text, size):
+def shorten(text, size):
+    """`text` cut to at most `size` characters (with an ellipsis)."""
     return text if len(text) <= size else text[: size - 1] + "…"
 
 
@@ -346,7 +276,7 @@ def _said(text, size):
     """What the student's code said (an exception's name or message), as one short line: the
     feedback is no channel for anything longer."""
     lines = str(text if text is not None else "").strip().splitlines()
-    return _short(lines[0], size) if lines else ""
+    return shorten(lines[0], size) if lines else ""
 
 
 def differences(expected, got, tol=1e-9, where="", size=60):
@@ -388,8 +318,8 @@ def show(value, size=60):
     if isinstance(value, dict) and set(value) == {"object", "repr"}:
         return f"a {value['object']} ({value['repr']})"
     if isinstance(value, (list, tuple)) and len(value) > 8:
-        return _short("[" + ", ".join(show(v, 20) for v in value[:6]) + f", … {len(value)} items]", size)
-    return _short(repr(value), size)
+        return shorten("[" + ", ".join(show(v, 20) for v in value[:6]) + f", … {len(value)} items]", size)
+    return shorten(repr(value), size)
 
 
 def _num(x):

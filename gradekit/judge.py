@@ -1,185 +1,65 @@
-"""Autograding by checks, judged outside the student's kernel (nbgrader's Execute, replaced).
+"""Autograding by checks: student code in a sandboxed kernel, checks in the grader (nbgrader's
+Execute, replaced).
 
 `JudgedExecute` takes the place of nbgrader's `Execute` in `Autograde.autograde_preprocessors`.
 For a notebook whose test cells are lists of checks (gradekit.checks), it
 
-1. runs the notebook in a sandboxed kernel (gradekit.sandbox) with every test cell replaced by its
-   *probe code*: the cell's visible checks, every `expect=` taken out (gradekit.probes). The
-   hidden checks of all cells run after the last cell of the notebook, so no code of the student's
-   that runs later can show them in its outputs. Each probe writes what it returned, as a line of
-   JSON, to a file descriptor of the grader's; nothing else crosses from the kernel to the grader;
-2. judges every check in this process, with the expectations read from the gradebook's copy of
-   the test cells, by the function the notebook itself uses (`gradekit.checks.verdict`);
-3. runs each failed check again in the world of its pieces (gradekit.carry_forward), in a fresh
-   sandboxed Python process, and keeps the better result (error carried forward);
+1. runs the student's cells in a sandboxed kernel (gradekit.sandbox), and at the place of each test
+   cell lets the kernel answer questions (gradekit.remote_server) while the cell's visible checks
+   run *here*, in the grader's process, on the kernel's objects (gradekit.runner). The hidden
+   checks of every cell run the same way after the notebook's last cell. The kernel never receives
+   a check's code, name or expected value, and nothing it writes is taken as a result: each value
+   a check judges is computed here, from the kernel's answers to the questions the check asked;
+2. judges every check here (gradekit.plan), by the function the notebook itself uses
+   (`gradekit.checks.verdict`);
+3. runs each failed check again in the world of its pieces (gradekit.worlds), in a fresh sandboxed
+   Python process, and keeps the better result (error carried forward);
 4. writes the results into each test cell: a table of its checks (passed or not, points, what
    went wrong, the hint, carried forward or not), the cell's score as an `execute_result`
    (nbgrader's partial credit: SaveAutoGrades stores it), and the same results as plain data in
-   `metadata.gradekit` for the grade report.
+   `metadata.gradekit` for the grade report (gradekit.render).
 
-A kernel that dies (`os._exit`, a crash) while a check runs costs that check: the notebook runs
-again in a new kernel without it. A student cell that kills the kernel is skipped the same way.
-Test cells that are not lists of checks are run as nbgrader runs them.
+A kernel that dies or stops answering while a check runs (`os._exit`, a crash, a loop that ignores
+its time limit) costs that check: the notebook runs again in a new kernel without it, and keeps
+the results of the checks that were done. A student cell that kills the kernel, or never ends and
+ignores the interrupt, runs again as its definitions only (its imports, functions, classes); if
+those kill it too, the cell is left out.
 """
 
 from __future__ import annotations
 
 import copy
-import html
-import json
+import math
 import os
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-from jupyter_client.kernelspec import KernelSpecManager
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.utils import is_grade, is_solution
 from traitlets import Bool, Float, Integer
 
-from gradekit import carry_forward, checks, probes
-from gradekit.feedback import REDACTED
-from gradekit.notebooks import CHECKS_CELL, nbgrader_meta, read, secret_lines
+from gradekit import carry_forward, checks, remote, runner, worlds
+from gradekit.notebooks import CHECKS_CELL, nbgrader_meta
 from gradekit.outputs import OutputBudget
-from gradekit.sandbox import Sandbox, SandboxedExecute, SandboxUnavailable, _protected_paths, seccomp_fd
-
-KILLED = {
-    "type": "KernelDied",
-    "message": "the kernel stopped while this check ran (os._exit, a crash)",
-    "origin": "grader",
-}
-NO_RESULT = {
-    "type": "NoResult",
-    "message": "no result: the check never reported back (the cell ran out of time, or the code "
-    "before it stopped the kernel or replaced the checks)",
-    "origin": "grader",
-}
-RESULTS_LIMIT = 64 * 1024 * 1024  # bytes of results read from one kernel run (its RLIMIT_FSIZE)
-QUOTE = 16  # characters: a message holding this much of the hidden checks' code is not shown
+from gradekit.plan import Plan
+from gradekit.render import render_html, render_text
+from gradekit.sandbox import SandboxedExecute
 
 
-@dataclass
-class Plan:
-    """What the grader knows of an assignment's notebook before it runs a submission."""
+@dataclass(frozen=True)
+class Role:
+    """What a cell of a kernel run is: the grader's "setup", a "student" cell (its `index` in the
+    notebook), a student cell run as its "definitions" only, a student cell left out ("killed"),
+    or the place where the "checks" `names` of test cell `grade_id` run."""
 
-    cells: dict[str, probes.TestCell]  # grade_id -> test cell made of checks, in notebook order
-    specs: dict[str, list[checks.Check]]  # grade_id -> its checks, expectations included
-    points: dict[str, float]  # grade_id -> the cell's points in the gradebook
-    reference: list | None  # the reference solution's statements (None: no error carried forward)
-    release: list  # the released solution cells' statements (the stubs)
-    secret: frozenset[str] = frozenset()  # every QUOTE-long piece of the hidden checks' code
-    short: tuple[str, ...] = ()  # the hidden checks' lines shorter than QUOTE, longest first
-
-    @classmethod
-    def load(cls, db_url: str, notebook: str, assignment: str, source: Path | None) -> Plan:
-        """Test cells and points from the gradebook; the reference solution from `source`, the
-        instructor's notebook (None or missing: no error carried forward). Read once per
-        autograde process (it grades one assignment); raises TestCellError for a test cell the
-        grader cannot use."""
-        stamp = source.stat().st_mtime_ns if source is not None and source.exists() else None
-        key = (db_url, notebook, assignment, str(source), stamp)
-        if key not in _PLANS:
-            _PLANS[key] = cls._read(db_url, notebook, assignment, source)
-        return _PLANS[key]
-
-    @classmethod
-    def _read(cls, db_url: str, notebook: str, assignment: str, source: Path | None) -> Plan:
-        with Gradebook(db_url) as gradebook:
-            stored = gradebook.find_notebook(notebook, assignment)
-            points = {cell.name: float(cell.max_score) for cell in stored.grade_cells}
-            solutions = {cell.name for cell in stored.solution_cells}
-            sources = [(cell.name, cell.source or "", cell.cell_type) for cell in stored.source_cells]
-        cells, specs = {}, {}
-        for name, text, kind in sources:
-            if name not in points or name in solutions or kind != "code":
-                continue
-            if not probes.is_checks(text):
-                continue  # an ordinary nbgrader test cell
-            cell = probes.TestCell.parse(name, text)
-            found = cell.specs()
-            for item in found:
-                if not callable(item.expect):
-                    try:
-                        checks.differences(item.expect, item.expect)
-                    except TypeError as exc:
-                        raise probes.TestCellError(f"{name}/{item.name}: {exc}") from exc
-            total = sum(item.points for item in found)
-            if abs(total - points[name]) > 1e-9:
-                raise probes.TestCellError(
-                    f"{name}: its checks add up to {total:g} points, the cell has {points[name]:g}"
-                )
-            if [item.name for item in found] != [site.name for site in cell.sites]:
-                raise probes.TestCellError(f"{name}: the checks run are not the checks written")
-            cells[name], specs[name] = cell, found
-        release = carry_forward.parse_cells(text for name, text, _ in sources if name in solutions)
-        reference = None
-        if source is not None and source.exists():
-            nb = read(source)
-            reference = carry_forward.parse_cells(
-                c.source for c in nb.cells if c.cell_type == "code" and nbgrader_meta(c).get("solution")
-            )
-        hidden_code = secret_lines([cell.source for cell in cells.values()], solutions=False)
-        secret = frozenset(line[i : i + QUOTE] for line in hidden_code for i in range(len(line) - QUOTE + 1))
-        short = tuple(sorted((line for line in hidden_code if len(line) < QUOTE), key=len, reverse=True))
-        return cls(cells, specs, points, reference, release, secret, short)
-
-    def quotes(self, text: str) -> bool:
-        """Whether `text` holds QUOTE characters in a row of the hidden checks' code."""
-        return any(text[i : i + QUOTE] in self.secret for i in range(len(text) - QUOTE + 1))
-
-    def censor(self, outcome: dict) -> dict:
-        """What a probe reported, with every string that quotes the hidden checks' code (which a
-        submission can watch run) replaced, and every short hidden line in it blanked out: its
-        feedback is no way out for them. Only what came from the student's process is censored,
-        never the author's own messages (feedback.RedactHiddenTests leaves the verdicts alone)."""
-        said = "a message that quotes the hidden checks (not shown)"
-
-        def clean(value):
-            if isinstance(value, str):
-                if self.quotes(value):
-                    return said
-                for line in self.short:
-                    value = value.replace(line, REDACTED)
-                return value
-            if isinstance(value, list):
-                return [clean(v) for v in value]
-            if isinstance(value, dict):
-                return {k: clean(v) for k, v in value.items()}
-            return value
-
-        if "error" in outcome and outcome["error"].get("origin") != "grader":
-            return {"error": {**outcome["error"], "message": clean(str(outcome["error"].get("message", "")))}}
-        return {"value": clean(outcome["value"])} if "value" in outcome else outcome
-
-    def hidden(self, grade_id: str) -> set[str]:
-        return set(self.cells[grade_id].hidden_names)
-
-    def judge(
-        self, outcomes: dict, only: dict[str, set[str]] | None = None
-    ) -> dict[str, dict[str, checks.Result]]:
-        """grade_id -> check name -> Result, from the probes' outcomes ((cell, name) -> outcome)."""
-        results = {}
-        for grade_id, found in self.specs.items():
-            hidden = self.hidden(grade_id)
-            results[grade_id] = {}
-            for item in found:
-                if only is not None and item.name not in only.get(grade_id, ()):
-                    continue
-                outcome = outcomes.get((grade_id, item.name)) or {"error": NO_RESULT}
-                results[grade_id][item.name] = checks.verdict(
-                    item, self.censor(outcome), grade_id, item.name in hidden
-                )
-        return results
-
-
-_PLANS: dict[tuple, Plan] = {}
+    kind: str
+    index: int = -1
+    grade_id: str = ""
+    names: tuple[str, ...] = ()
 
 
 @dataclass
@@ -187,48 +67,123 @@ class Layout:
     """The cells of one kernel run and what each one is."""
 
     cells: list = field(default_factory=list)
-    roles: list = field(default_factory=list)  # ("setup",) ("student", index) ("probe", grade_id, names)
+    roles: list[Role] = field(default_factory=list)
+    cpu: int | None = None  # the processor the checks ask from, and the kernel answers on
 
-    def add(self, source: str, role: tuple, like=None) -> None:
+    def add(self, source: str, role: Role, like=None) -> None:
         cell = nbformat.v4.new_code_cell(source)
         if like is not None:
             cell.metadata = copy.deepcopy(like.metadata)
         self.cells.append(cell)
         self.roles.append(role)
 
-    def probe_indices(self) -> set[int]:
-        return {i for i, role in enumerate(self.roles) if role[0] in ("probe", "setup", "world")}
+
+@dataclass
+class KernelRun:
+    """What one kernel run of a notebook gave."""
+
+    notebook: nbformat.NotebookNode
+    layout: Layout
+    died: int | None = None  # the layout index of the cell in which the kernel died
+    outcomes: dict = field(default_factory=dict)  # (grade_id, check) -> outcome
+    started: list = field(default_factory=list)  # (grade_id, check), in the order they started
+    stuck: tuple | None = None  # the check during which the kernel stopped answering
+
+
+def setup_code(fd: int) -> str:
+    """The first cell of a grading kernel: the channel's server on `fd`, and the names `check`,
+    `report` and `identify` of the notebook's checks cell (in spec mode: they never run a probe,
+    as the checks run in the grader)."""
+    source = Path(checks.__file__).read_text(encoding="utf-8")
+    return remote.server_code(fd) + (
+        "def _gradekit_checks(source):\n"
+        "    import sys, types\n"
+        "    module = types.ModuleType('gradekit_checks')\n"
+        "    exec(compile(source, 'gradekit_checks', 'exec'), module.__dict__)\n"
+        "    module._mode.kind = 'spec'\n"
+        "    sys.modules['gradekit_checks'] = module\n"
+        "    return module\n\n"
+        f"_gradekit = _gradekit_checks({source!r})\n"
+        "check, report, identify = _gradekit.check, _gradekit.report, _gradekit.identify\n"
+        "del _gradekit_checks, _gradekit\n"
+    )
 
 
 class JudgedExecute(OutputBudget, SandboxedExecute):
-    """nbgrader's Execute for notebooks whose test cells are checks: probes run in the sandboxed
-    kernel, the verdicts are taken here (see the module docstring)."""
+    """nbgrader's Execute for notebooks whose test cells are checks: the student's code runs in the
+    sandboxed kernel, the checks and their verdicts here (see the module docstring)."""
 
-    probe_limit = Float(10.0, help="Seconds one check's probe may run before it fails.").tag(config=True)
+    probe_limit = Float(
+        10.0, help="Seconds of the student's code one check may take, unless the check sets its own limit=."
+    ).tag(config=True)
     carry_errors_forward = Bool(
         True, help="Run each failed check again with the reference solution for the pieces it is not about."
     ).tag(config=True)
     max_kernel_deaths = Integer(
-        5, help="Kernel deaths (os._exit, crashes) tolerated per submission before it is given up."
+        5,
+        help="Kernel deaths (os._exit, crashes, hung checks) tolerated per submission before it is given up.",
     ).tag(config=True)
 
-    _probing = False
     _current = -1
-    _probe_cells: set[int] = set()  # noqa: RUF012  (replaced per run, never mutated)
+    _run: KernelRun | None = None
+    _plan: Plan | None = None
+    _session: remote.Session | None = None
+    _judge: JudgeThread | None = None
+    unasked = 0  # messages of the student's processes that answered no question (this submission)
+    _student_end = None
 
     # -- nbconvert hooks -----------------------------------------------------------------------
 
     def preprocess_cell(self, cell, resources, index):
         self._current = index
-        self._probing = index in self._probe_cells
         self._check_assign_resources(resources)
-        cell = self.execute_cell(cell, index, store_history=not self._probing)
+        if self._student_end is not None:  # the kernel has its own copy by now
+            self._student_end.close()
+            self._student_end = None
+        role = self._run.layout.roles[index] if self._run is not None else Role("student")
+        if role.kind != "checks":
+            cell = self.execute_cell(cell, index, store_history=role.kind not in ("setup",))
+            return cell, self.resources
+        self._judge.checks(role)
+        try:
+            cell = self.execute_cell(cell, index, store_history=False)
+        finally:
+            self._judge.wait(role)
         return cell, self.resources
 
+    def _get_timeout(self, cell):
+        role = self._run.layout.roles[self._current] if self._run is not None else None
+        if role is not None and role.kind == "checks":
+            return self.checks_timeout(role.grade_id, role.names)
+        return super()._get_timeout(cell)
+
+    def checks_timeout(self, grade_id: str, names) -> int:
+        """Seconds a kernel may spend answering the checks `names` of test cell `grade_id`: each
+        check's own limit plus the grace after it, and a margin. The grader stops a check at its
+        limit itself; this is only the guard behind it."""
+        limits = [item.limit or self.probe_limit for item in self._plan.specs[grade_id] if item.name in names]
+        return math.ceil(sum(limit + remote.GRACE for limit in limits) + 30)
+
     def _update_display_id(self, display_id, msg):
-        # Code run by a probe must not rewrite what an earlier cell displayed (the feedback shows it).
-        if not self._probing:
+        # Code run by a check must not rewrite what an earlier cell displayed (the feedback shows it).
+        role = self._run.layout.roles[self._current] if self._run is not None else None
+        if role is None or role.kind != "checks":
             super()._update_display_id(display_id, msg)
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        km.extra_fds = tuple(getattr(self, "_extra_fds", ()))
+        return km
+
+    def kill_kernel(self) -> None:
+        """End the kernel now (it stopped answering while a check ran); nbclient then sees it dead."""
+        provisioner = getattr(self.km, "provisioner", None)
+        process = getattr(provisioner, "process", None)
+        if process is not None and process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                process.kill()
 
     # -- the whole notebook --------------------------------------------------------------------
 
@@ -243,94 +198,102 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
             return super().preprocess(nb, resources, km=km)
         if plan.reference is None and self.carry_errors_forward:
             self.log.warning("No source notebook at %s: errors are not carried forward", source)
-        outcomes, run, killers = self._phase_one(nb, resources, plan)
-        results = plan.judge(outcomes)
-        if self.carry_errors_forward and plan.reference is not None:
-            self._carry_forward(nb, resources, plan, results, killers)
-        self._write(nb, run, plan, results, killers)
+        self._plan, self.unasked = plan, 0
+        try:
+            outcomes, run, killers = self._phase_one(nb, resources, plan)
+            results = plan.judge(outcomes)
+            if self.carry_errors_forward and plan.reference is not None:
+                worlds.carry_errors_forward(
+                    self, nb, resources, plan, results, self._sources(nb, plan, killers)
+                )
+            self._write(nb, run, plan, results, killers)
+        finally:
+            self._plan = self._run = None
         return nb, resources
 
-    def _seconds(self) -> float | None:
-        """Seconds a test cell's checks may take (a margin under the cell timeout); None or -1 as
-        the timeout (nbclient's "no timeout") give None."""
-        return None if self.timeout is None or self.timeout <= 0 else 0.8 * self.timeout
-
     def _phase_one(self, nb, resources, plan: Plan):
-        """Run the notebook with probes; restart without whatever killed the kernel."""
-        skipped: dict[str, set[str]] = {}  # grade_id -> checks that killed the kernel
-        killers: set[int] = set()  # notebook cells that killed the kernel
-        last_words: dict = {}  # what a check that killed the kernel reported before it did
+        """Run the notebook with its checks; again without whatever killed the kernel."""
+        done: dict = {}  # (grade_id, check) -> outcome of a check that need not run again
+        killers: dict[int, int] = {}  # notebook cell -> 1: run its definitions only, 2: leave it out
         for _ in range(self.max_kernel_deaths + 1):
-            layout = self._layout(nb, plan, skipped, killers)
-            run, died, outcomes, started = self._run(layout, nb, resources)
-            if died is None:
-                for grade_id, names in skipped.items():
-                    for name in names:
-                        outcomes[(grade_id, name)] = last_words.get((grade_id, name)) or {"error": KILLED}
-                return outcomes, (run, layout), killers
-            if died < 0:
+            layout = self._layout(nb, plan, done, killers, remote.current_cpu())
+            run = self._execute(layout, nb, resources)
+            if run.died is None:
+                return {**run.outcomes, **done}, run, killers
+            if run.died < 0:
                 raise DeadKernelError("the kernel died before the notebook started")
-            role = layout.roles[died]
-            if role[0] == "probe":
-                # the check of that cell that started last (it may have said why before dying)
-                mine = [key for key in started if key[0] == role[1] and key[1] in role[2]]
-                if mine:
-                    skipped.setdefault(role[1], set()).add(mine[-1][1])
-                    if mine[-1] in outcomes:
-                        last_words[mine[-1]] = outcomes[mine[-1]]
-                else:  # before its first check started: none of them can run
-                    skipped.setdefault(role[1], set()).update(role[2])
-            elif role[0] == "student":
-                killers.add(role[1])
+            role = layout.roles[run.died]
+            if role.kind == "checks":
+                done.update(run.outcomes)  # the checks that finished keep their results
+                mine = [key for key in run.started if key[0] == role.grade_id]
+                running = next((key for key in reversed(mine) if key not in run.outcomes), None)
+                if running is None and run.stuck is not None:
+                    running = run.stuck
+                if running is not None:
+                    done[running] = run.outcomes.get(running) or {"error": runner.KERNEL_DIED}
+                elif not mine:  # before its first check started: none of them can run
+                    for name in role.names:
+                        done[(role.grade_id, name)] = {"error": runner.KERNEL_DIED}
+            elif role.kind in ("student", "definitions"):
+                definitions = carry_forward.definitions_only(nb.cells[role.index].source)
+                first_time = (
+                    role.kind == "student" and definitions and definitions != nb.cells[role.index].source
+                )
+                killers[role.index] = 1 if first_time else 2
             else:
                 raise DeadKernelError("the kernel died while the grader set it up")
-            self.log.warning("The kernel died in %s; running the notebook again without it", role[:2])
+            self.log.warning(
+                "The kernel died in %s; running the notebook again without it",
+                (role.kind, role.grade_id or role.index),
+            )
         raise DeadKernelError(f"the kernel died {self.max_kernel_deaths + 1} times")
 
-    def _layout(self, nb, plan: Plan, skipped, killers) -> Layout:
-        seconds = self._seconds()
-        layout = Layout()
-        layout.add("", ("setup",))  # filled in by _run, which knows the results' file descriptor
+    def _layout(self, nb, plan: Plan, done: dict, killers: dict[int, int], cpu: int | None) -> Layout:
+        layout = Layout(cpu=cpu)
+        layout.add("", Role("setup"))  # filled in by _execute, which knows the channel's fd
         for index, cell in enumerate(nb.cells):
             grade_id = nbgrader_meta(cell).get("grade_id")
             if cell.cell_type != "code":
                 continue
             if grade_id in plan.cells:
                 test = plan.cells[grade_id]
-                names = [
-                    s.name for s in test.sites if not s.hidden and s.name not in skipped.get(grade_id, ())
-                ]
+                names = tuple(s.name for s in test.sites if not s.hidden and (grade_id, s.name) not in done)
                 layout.add(
-                    test.probe_code(names, seconds, visible_only=True), ("probe", grade_id, names), cell
+                    test.shadow_code() + "\n" + remote.serve_code(cpu),
+                    Role("checks", index, grade_id, names),
+                    cell,
                 )
+            elif killers.get(index) == 1:
+                source = carry_forward.definitions_only(cell.source) or ""
+                layout.add(source, Role("definitions", index), cell)
             elif index in killers:
-                layout.add("", ("killed", index))
+                layout.add("", Role("killed", index))
             elif grade_id == CHECKS_CELL and nbgrader_meta(cell).get("locked"):
-                continue  # the notebook's copy of the checks: the grader loads its own
+                continue  # the notebook's copy of the checks: the grader sets up its own
             else:
-                layout.add(cell.source, ("student", index), cell)
+                layout.add(cell.source, Role("student", index), cell)
         for grade_id, test in plan.cells.items():
-            names = [n for n in test.hidden_names if n not in skipped.get(grade_id, ())]
+            names = tuple(n for n in test.hidden_names if (grade_id, n) not in done)
             if names:
-                layout.add(test.probe_code(names, seconds), ("probe", grade_id, names))
+                layout.add(remote.serve_code(cpu), Role("checks", -1, grade_id, names))
         return layout
 
-    def _run(self, layout: Layout, nb, resources):
-        """Execute the cells of `layout` in a new sandboxed kernel: the executed notebook, the
-        index of the cell in which the kernel died (None if it did not), what the probes reported
-        ((grade_id, check) -> outcome), and the checks that started, in order."""
-        folder = tempfile.mkdtemp(prefix="gradekit-results-")
-        path = os.path.join(folder, "results.jsonl")
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        layout.cells[0].source = probes.setup_code(self.probe_limit, fd)
-        run = nbformat.v4.new_notebook(cells=layout.cells, metadata=copy.deepcopy(nb.metadata))
-        self._probe_cells = layout.probe_indices()
-        self._current, self._extra_fds, died = -1, (fd,), None
+    def _execute(self, layout: Layout, nb, resources) -> KernelRun:
+        """Execute the cells of `layout` in a new sandboxed kernel, the checks running here."""
+        grader_end, student_end = remote.channel_pair()
+        layout.cells[0].source = setup_code(student_end.fileno())
+        notebook = nbformat.v4.new_notebook(cells=layout.cells, metadata=copy.deepcopy(nb.metadata))
+        run = KernelRun(notebook, layout)
+        self._run, self._current = run, -1
+        self._session = remote.Session(grader_end, cell_allowance=self.probe_limit)
+        self._student_end, self._extra_fds = student_end, (student_end.fileno(),)
+        self._judge = JudgeThread(self, run, self._session)
+        self._judge.start()
         self.reset_output_budget()
         try:
-            super().preprocess(run, resources)
+            super().preprocess(notebook, resources)
         except DeadKernelError:
-            died = self._current
+            run.died = self._current
         except CellTimeoutError:
             # No output, not even the interrupt's, within the timeout: the kernel ignores SIGINT
             # (signal.SIG_IGN and an endless loop). It is shut down with the run; the cell is
@@ -338,166 +301,71 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
             self.log.warning(
                 "The kernel did not answer an interrupt in cell %d: it was stopped", self._current
             )
-            died = self._current
+            run.died = self._current
         finally:
-            os.close(fd)
-            self._probing, self._probe_cells, self._extra_fds = False, set(), ()
-            with open(path, "rb") as fh:
-                lines = fh.read(RESULTS_LIMIT).splitlines()
-            shutil.rmtree(folder, ignore_errors=True)
-        outcomes, started = collect(lines, layout)
-        return run, died, outcomes, started
+            self._judge.stop()
+            self.unasked += self._session.wire.ignored
+            if self._student_end is not None:
+                self._student_end.close()
+            self._student_end, self._extra_fds = None, ()
+            grader_end.close()
+            self._session = self._judge = None
+        return run
 
-    def _run_program(self, layout: Layout, nb, resources):
-        """Run the cells of `layout` one after another in a fresh sandboxed Python process, each
-        cell's failure costing only itself: what the probes reported ((grade_id, check) ->
-        outcome), and the check that was running if the process died. (Not a Jupyter kernel: a
-        world needs no notebook, and a plain process starts many times faster.)"""
-        folder = tempfile.mkdtemp(prefix="gradekit-world-")
-        path = os.path.join(folder, "results.jsonl")
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        filter_fd = seccomp_fd()
-        try:
-            layout.cells[0].source = probes.setup_code(self.probe_limit, fd)
-            program = [
-                [f"<gradekit {role[0]} cell {i}>", c.source]
-                for i, (c, role) in enumerate(zip(layout.cells, layout.roles))
-            ]
-            cwd = (resources or {}).get("metadata", {}).get("path") or os.getcwd()
-            command = [self._python(nb), "-c", RUNNER]
-            sandbox = Sandbox(parent=self)
-            reason, env = sandbox.unavailable_reason(), {}
-            if reason is None:
-                unused = os.path.join(folder, "connection.json")
-                Path(unused).write_text("{}")
-                protected = [folder, *_protected_paths(self.config)]
-                command = sandbox.command(
-                    command, cwd=cwd, connection_file=unused, protected=protected, seccomp=filter_fd
-                )
-            elif sandbox.allow_unsandboxed:
-                env = dict(os.environ)
-            else:
-                raise SandboxUnavailable(sandbox.refusal(reason))
-            cell_timeout = self.timeout if self.timeout and self.timeout > 0 else 30
-            seconds = cell_timeout * (1 + sum(role[0] == "probe" for role in layout.roles))
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=(fd, filter_fd),
-                cwd=cwd,
-                env=env,
-                start_new_session=True,
-            )
-            try:
-                process.communicate(json.dumps(program).encode(), timeout=seconds)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.communicate()
-        finally:
-            os.close(fd)
-            os.close(filter_fd)
-            with open(path, "rb") as fh:
-                lines = fh.read(RESULTS_LIMIT).splitlines()
-            shutil.rmtree(folder, ignore_errors=True)
-        outcomes, started = collect(lines, layout)
-        running = next((key for key in reversed(started) if key not in outcomes), None)
-        return outcomes, running
-
-    def _python(self, nb) -> str:
-        """The Python of the kernel the notebook asks for (its kernelspec), for world processes."""
-        name = self.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
-        try:
-            argv = KernelSpecManager(config=self.config).get_kernel_spec(name).argv
-        except Exception:
-            return sys.executable
-        return shutil.which(argv[0]) or argv[0]
-
-    def create_kernel_manager(self):
-        km = super().create_kernel_manager()
-        km.extra_fds = tuple(getattr(self, "_extra_fds", ()))
-        return km
-
-    # -- error carried forward -------------------------------------------------------------------
-
-    def _carry_forward(self, nb, resources, plan: Plan, results, killers: set[int]) -> None:
-        student_sources = [
-            c.source
-            for i, c in enumerate(nb.cells)
-            if c.cell_type == "code"
-            and nbgrader_meta(c).get("grade_id") not in (*plan.cells, CHECKS_CELL)
-            and i not in killers
-        ]
-        mine = carry_forward.parse_cells(student_sources)
-        worlds: dict[frozenset[str], dict[str, list[str]]] = {}
-        for grade_id, found in plan.specs.items():
-            for item in found:
-                if item.tests and not results[grade_id][item.name].passed:
-                    worlds.setdefault(frozenset(item.tests), {}).setdefault(grade_id, []).append(item.name)
-        definitions = [d for d in map(carry_forward.definitions_only, student_sources) if d]
-        runnable = {p: w for p, w in worlds.items() if not carry_forward.unwritten(mine, plan.release, p)}
-        self.log.info(
-            "Error carried forward: %d world(s) for %d failed check(s) (%d world(s) of pieces as released)",
-            len(runnable),
-            sum(len(n) for w in worlds.values() for n in w.values()),
-            len(worlds) - len(runnable),
-        )
-        carried, suspects = [], set().union(*(p for p in worlds if p not in runnable))
-        for pieces, wanted in sorted(runnable.items(), key=lambda kv: sorted(kv[0])):
-            world = carry_forward.world(plan.reference, mine, pieces)
-            layout = Layout()
-            layout.add("", ("setup",))
-            for source in definitions:
-                layout.add(source, ("student", -1))
-            layout.add(world.code, ("world",))
-            for grade_id, names in wanted.items():
-                layout.add(
-                    plan.cells[grade_id].probe_code(names, self._seconds()), ("probe", grade_id, names)
-                )
-            outcomes, running = self._run_program(layout, nb, resources)
-            if running is not None:
-                self.log.warning("The world of %s stopped in %s", sorted(pieces), running)
-            again = plan.judge(outcomes, {g: set(n) for g, n in wanted.items()})
-            carried.append((pieces, wanted, again))
-        # Which pieces still fail their own checks: the likely cause of what was carried forward.
-        for pieces, wanted, again in carried:
-            if not all(again[g][n].passed for g, names in wanted.items() for n in names):
-                suspects.update(pieces)
-        for pieces, wanted, again in carried:
-            for grade_id, names in wanted.items():
-                for name in names:
-                    second = again[grade_id][name]
-                    if second.passed:
-                        first = results[grade_id][name]
-                        second.note = carried_note(pieces, first.problem, suspects)
-                        results[grade_id][name] = second
+    def _sources(self, nb, plan: Plan, killers: dict[int, int]) -> list[str]:
+        """The student's code cells as the last kernel run ran them (for error carried forward)."""
+        sources = []
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or nbgrader_meta(cell).get("grade_id") in (*plan.cells, CHECKS_CELL):
+                continue
+            if killers.get(index) == 1:
+                sources.append(carry_forward.definitions_only(cell.source) or "")
+            elif index not in killers:
+                sources.append(cell.source)
+        return sources
 
     # -- writing the results -------------------------------------------------------------------
 
-    def _write(self, nb, run_and_layout, plan: Plan, results, killers: set[int]) -> None:
-        run, layout = run_and_layout
-        nb.metadata["language_info"] = run.metadata.get("language_info", nb.metadata.get("language_info", {}))
-        for executed, role in zip(run.cells, layout.roles):
-            if role[0] == "student":
-                original = nb.cells[role[1]]
+    def _write(self, nb, run: KernelRun, plan: Plan, results, killers: dict[int, int]) -> None:
+        nb.metadata["language_info"] = run.notebook.metadata.get(
+            "language_info", nb.metadata.get("language_info", {})
+        )
+        # what the student's processes wrote to the grader's channel that answered no question:
+        # forgery attempts (they count for nothing), worth a look (gradekit.report)
+        nb.metadata["gradekit"] = {"unasked_messages": self.unasked}
+        for executed, role in zip(run.notebook.cells, run.layout.roles):
+            if role.kind == "student":
+                original = nb.cells[role.index]
                 original.outputs = executed.outputs
                 original.execution_count = executed.execution_count
-            elif role[0] == "killed":
+            elif role.kind in ("killed", "definitions"):
+                original = nb.cells[role.index]
                 said = (
-                    "the kernel stopped in this cell (it exited, crashed, or ignored the interrupt at"
-                    " the time limit); the grader ran the notebook again without it"
+                    "the kernel stopped in this cell (it exited, crashed, or ignored the interrupt at the "
+                    "time limit)"
                 )
-                original = nb.cells[role[1]]
+                if role.kind == "definitions":
+                    kept = sorted(
+                        set().union(
+                            *map(carry_forward.defined_names, carry_forward.parse_cells([executed.source]))
+                        )
+                    )
+                    said += (
+                        "; the grader ran the notebook again with only this cell's definitions"
+                        + (f" ({', '.join(kept)})" if kept else "")
+                        + ", not the rest of the cell"
+                    )
+                else:
+                    said += "; the grader ran the notebook again without it"
                 original.outputs = [
                     nbformat.v4.new_output(
                         "error", ename="KernelDied", evalue=said, traceback=[f"KernelDied: {said}"]
                     )
                 ]
         counts = {}  # grade_id -> the execution count of its cell in the notebook's own place
-        for executed, role in zip(run.cells, layout.roles):
-            if role[0] == "probe":
-                counts.setdefault(role[1], executed.execution_count)
+        for executed, role in zip(run.notebook.cells, run.layout.roles):
+            if role.kind == "checks":
+                counts.setdefault(role.grade_id, executed.execution_count)
         for cell in nb.cells:
             grade_id = nbgrader_meta(cell).get("grade_id")
             # "gradekit" metadata marks the verdicts this grader wrote; none other may carry it
@@ -527,95 +395,77 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
             cell.metadata["gradekit"] = {"score": score, "checks": [r.as_dict() for r in found]}
 
 
-# Runs a world: each [label, source] read as JSON from stdin, in order, in __main__.
-RUNNER = """\
-import json, sys
+class JudgeThread:
+    """The grader's side of one kernel run, in a thread of its own: it runs each test cell's checks
+    while the kernel executes the cell that answers them (`checks(role)`, then `wait(role)`), and
+    between them reads and drops whatever the kernel writes to the channel, so that a submission
+    that writes there (forged "results") never blocks on a full socket. When the kernel stops
+    answering during a check (it ignored the time limit), the kernel is ended, so that the cell's
+    execution ends too."""
 
-def _gradekit_program(cells):
-    import __main__
-    for label, source in cells:
+    def __init__(self, execute: JudgedExecute, run: KernelRun, session: remote.Session):
+        self.execute, self.run, self.session = execute, run, session
+        self.wakeup_read, self.wakeup_write = os.pipe()
+        self.todo: list[Role | None] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._main, name="gradekit-judge", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def checks(self, role: Role) -> None:
+        """Run the checks of `role` now (the kernel is about to answer them)."""
+        self.done.clear()
+        self.todo.append(role)
+        os.write(self.wakeup_write, b"c")
+
+    def wait(self, role: Role) -> None:
+        """Wait until the checks of `role` are done; end the kernel if they never are."""
+        if not self.done.wait(self.execute.checks_timeout(role.grade_id, role.names)):
+            self.execute.kill_kernel()
+            self.done.wait(remote.GRACE + 5)
+
+    def stop(self) -> None:
+        self.todo.append(None)
+        os.write(self.wakeup_write, b"s")
+        self.thread.join(remote.GRACE + 5)
+        os.close(self.wakeup_read)
+        os.close(self.wakeup_write)
+
+    def _main(self) -> None:
+        with remote.pinned(self.run.layout.cpu):
+            while True:
+                self.session.wire.drain_until_readable(self.wakeup_read)
+                os.read(self.wakeup_read, 1)
+                role = self.todo.pop(0)
+                if role is None:
+                    return
+                try:
+                    self._judge(role)
+                finally:
+                    self.done.set()
+
+    def _judge(self, role: Role) -> None:
+        execute, run, session = self.execute, self.run, self.session
+        cell = execute._plan.cells[role.grade_id]
+
+        def started(name):
+            run.started.append((role.grade_id, name))
+
         try:
-            exec(compile(source, label, "exec"), vars(__main__))
-        except BaseException:
-            pass
-
-_gradekit_program(json.load(sys.stdin))
-"""
-
-
-def collect(lines: list[bytes], layout: Layout):
-    """What the probes of a run reported: (grade_id, check) -> outcome, and the checks that
-    started, in order. Only well-formed lines about the checks a cell of `layout` was asked to run
-    are taken; anything else the student's process wrote there is ignored."""
-    asked = {(role[1], name) for role in layout.roles if role[0] == "probe" for name in role[2]}
-    found, started = {}, []
-    for line in lines:
-        if len(line) > checks.LIMITS["bytes"]:
-            continue
-        try:
-            seen = json.loads(line)
-            key = (seen["cell"], seen["check"])
-            if not (isinstance(key[0], str) and isinstance(key[1], str)) or key not in asked:
-                continue
-            if seen.get("started") is True:
-                started.append(key)
-            elif isinstance(seen.get("error"), dict):
-                error = seen["error"]
-                found[key] = {"error": {"type": str(error.get("type")), "message": str(error.get("message"))}}
-            elif "value" in seen:
-                found[key] = {"value": seen["value"]}
-        except Exception:  # not JSON, too deep, not a dict, no cell: not a report
-            continue
-    return found, started
-
-
-def carried_note(pieces, problem: str, suspects) -> str:
-    """The feedback of a check that passed only by error carried forward: what it is about, what
-    went wrong with the student's own code (shortened), and which of the student's other pieces
-    fail their own checks, the likely cause."""
-    names = ", ".join(sorted(pieces))
-    others = sorted(set(suspects) - set(pieces))
-    cause = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
-    return (
-        f"error carried forward: your {names} is right (it passes with the reference solution for the "
-        f"rest); with your own code it fails"
-        + (f", probably because of {cause}, whose own checks fail" if cause else "")
-        + f": {checks._short(problem, 100)}"
-    )
-
-
-def render_text(grade_id: str, results: list[checks.Result]) -> str:
-    score = sum(r.score for r in results)
-    total = sum(r.points for r in results)
-    passed = sum(r.passed for r in results)
-    lines = [f"{grade_id}: {passed} of {len(results)} checks passed, {score:g} of {total:g} points"]
-    for result in results:
-        lines.append(("  (hidden) " if result.hidden else "  ") + result.line())
-    return "\n".join(lines) + "\n"
-
-
-PAD = 'style="padding: 2px 10px; text-align: left; vertical-align: top"'
-
-
-def render_html(grade_id: str, results: list[checks.Result]) -> str:
-    score = sum(r.score for r in results)
-    total = sum(r.points for r in results)
-    rows = []
-    for r in results:
-        what = html.escape(r.problem)
-        if r.problem and r.hint:
-            what += f"<br><em>Hint:</em> {html.escape(r.hint)}"
-        if r.note:
-            what += f"<br><em>{html.escape(r.note)}</em>"
-        rows.append(
-            f'<tr class="{"passed" if r.passed else "failed"}"><td {PAD}>{"✓" if r.passed else "✗"}</td>'
-            f"<td {PAD}><code>{html.escape(r.name)}</code>{' (hidden)' if r.hidden else ''}</td>"
-            f"<td {PAD}>{r.score:g}&nbsp;/&nbsp;{r.points:g}</td><td {PAD}>{what}</td></tr>"
-        )
-    return (
-        f"<p><strong>{html.escape(grade_id)}</strong>: {sum(r.passed for r in results)} of {len(results)} "
-        f"checks passed, {score:g} of {total:g} points</p>"
-        f"<table><thead><tr><th></th><th {PAD}>check</th><th {PAD}>points</th>"
-        f"<th {PAD}>what went wrong</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-    )
+            session.ready()
+        except remote.Stuck:
+            run.stuck = (role.grade_id, "")
+            execute.kill_kernel()
+            return
+        result = runner.run_checks(session, cell, role.names, execute.probe_limit, started)
+        for name, outcome in result.outcomes.items():
+            run.outcomes[(role.grade_id, name)] = outcome
+        if result.stuck is None:
+            try:
+                session.done()
+                return
+            except remote.Stuck:
+                result.stuck = ""
+        run.stuck = (role.grade_id, result.stuck) if result.stuck else run.stuck
+        execute.kill_kernel()

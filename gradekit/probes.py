@@ -5,13 +5,13 @@ and its hidden checks sit between `### BEGIN HIDDEN TESTS` and `### END HIDDEN T
 wants them. For grading, the grader takes the cell's full source from the gradebook and
 
 - `TestCell.parse` finds its checks (name, hidden or not) and checks the cell's shape: in the hidden
-  region only checks (their code is sent to the student's kernel, so a helper there would carry
-  whatever it holds);
-- `TestCell.probe_code` writes what the student's kernel runs instead of the cell: the same code,
-  every `expect=` value replaced by None (no expected value reaches the student's process), run by
-  the kit's own copy of gradekit.checks in probe mode;
-- `TestCell.specs` reads the checks themselves, expectations included, in the grader's process
-  (spec mode: nothing is run but the cell's own top-level code).
+  region only checks (a helper there would reach the student's kernel with the visible code);
+- `TestCell.code` is the cell compiled, which the grader runs in its own process against the
+  student's (gradekit.runner); `TestCell.specs` reads the checks themselves, expectations
+  included (spec mode: nothing is run but the cell's own top-level code);
+- `TestCell.shadow_code` is what the student's kernel runs in the cell's place: its visible
+  helpers, imports and constants (a later cell of the student's may use them, as in the notebook),
+  no check and no expected value.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import functools
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from gradekit import checks
 
@@ -89,20 +88,30 @@ class TestCell:
         """The cell as nbgrader releases it (the hidden region removed)."""
         return _HIDDEN.sub("", self.source)
 
-    def probe_code(
-        self, only: Iterable[str] | None = None, seconds: float | None = None, visible_only: bool = False
-    ) -> str:
-        """What a grading kernel runs for this cell: its checks named in `only` (all if None),
-        from the visible part alone if `visible_only`, with no expected value in the code."""
-        source = self.visible_source if visible_only else self.source
-        body = strip_expectations(source)
-        names = None if only is None else sorted(only)
-        return (
-            f"from {MODULE} import *\n"
-            f"import {MODULE}\n"
-            f"{MODULE}.begin({self.grade_id!r}, {names!r}, {seconds!r})\n"
-            f"{body}"
-        )
+    @functools.cached_property
+    def code(self):
+        """The whole cell (hidden checks included), compiled: run only in the grader's process."""
+        return compile(self.source, f"<test cell {self.grade_id}>", "exec")
+
+    def shadow_code(self) -> str:
+        """What the student's kernel runs in this cell's place: the visible part's imports, helper
+        functions and constants (values computed without calls), without any check, `report` or
+        expected value."""
+        tree = ast.parse(strip_expectations(self.visible_source))
+        kept = []
+        for node in tree.body:
+            if _check_name(node, self.grade_id) is not None or _is_call(node, "report"):
+                continue
+            if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)):
+                if not any(_calls(d) for d in getattr(node, "decorator_list", [])):
+                    kept.append(node)
+            elif (
+                isinstance(node, (ast.Assign, ast.AnnAssign))
+                and node.value is not None
+                and not _calls(node.value)
+            ):
+                kept.append(node)
+        return ast.unparse(ast.Module(body=kept, type_ignores=[]))
 
     def specs(self) -> list[checks.Check]:
         """The checks of this cell with their expectations, read in this process (spec mode)."""
@@ -110,11 +119,10 @@ class TestCell:
         namespace["__builtins__"] = builtins
         with spec_mode():
             try:
-                exec(compile(self.source, f"<test cell {self.grade_id}>", "exec"), namespace)
+                exec(self.code, namespace)
             except Exception as exc:
                 raise TestCellError(f"{self.grade_id}: reading its checks failed: {exc!r}") from exc
-            found = checks._mode.checks
-        return found
+            return checks.spec_checks()
 
 
 @contextlib.contextmanager
@@ -166,31 +174,13 @@ def is_checks(source: str) -> bool:
     return False
 
 
-def setup_code(limit: float, fd: int) -> str:
-    """The first thing a grading kernel runs: the kit's gradekit.checks as module `gradekit_checks`,
-    in probe mode, writing each observation as a line of JSON to file descriptor `fd` (a file of
-    the grader's, open for appending); `limit`: seconds per probe. A line is written with one
-    system call before the next probe starts, so it survives the kernel dying right after."""
-    source = Path(checks.__file__).read_text(encoding="utf-8")
-    return f"""\
-def _gradekit_setup(source, fd):
-    import json, os, sys, types
-    module = types.ModuleType({MODULE!r})
-    exec(compile(source, {MODULE!r}, "exec"), module.__dict__)
-    sys.modules[{MODULE!r}] = module
-
-    def publish(seen, dumps=json.dumps, write=os.write):
-        data = (dumps(seen) + "\\n").encode()
-        while data:
-            data = data[write(fd, data):]
-
-    module._mode.kind = "probe"
-    module._mode.limit = {float(limit)!r}
-    module._mode.publish = publish
-
-_gradekit_setup({source!r}, {int(fd)!r})
-del _gradekit_setup
-"""
+def _calls(node: ast.AST) -> bool:
+    """Whether evaluating the expression `node` may call anything (a lambda's body runs later)."""
+    if isinstance(node, (ast.Call, ast.Await, ast.Yield, ast.YieldFrom)):
+        return True
+    if isinstance(node, ast.Lambda):
+        return False
+    return any(_calls(child) for child in ast.iter_child_nodes(node))
 
 
 def _hidden_lines(source: str) -> set[int]:

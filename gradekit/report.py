@@ -144,9 +144,25 @@ def flag_submissions(course: Path, assignment: str = ASSIGNMENT) -> dict[str, li
                 match = re.search(pattern, source, re.M)
                 if match and reason not in reasons:
                     reasons[reason] = f"{reason}: {match.group(0).strip()}"
+        unasked = _unasked(course / "autograded" / student / assignment / path.name)
+        if unasked:
+            reasons["channel"] = (
+                f"its code wrote {unasked} message(s) to the grader's channel that answered no question "
+                "(forged results, which count for nothing)"
+            )
         if reasons:
             flagged[student] = list(reasons.values())
     return flagged
+
+
+def _unasked(autograded: Path) -> int:
+    """What the grader counted of a submission's messages that answered no question (gradekit.judge)."""
+    try:
+        nb = nbformat.read(str(autograded), as_version=4)
+    except Exception:
+        return 0
+    count = nb.metadata.get("gradekit", {}).get("unasked_messages", 0)
+    return count if isinstance(count, int) else 0
 
 
 def _code_cells(path: Path) -> Iterable:

@@ -425,10 +425,20 @@ class PassingFds:
         return tuple(kw.pop("pass_fds", ())) + tuple(self.extra_fds)
 
 
+def quiet(launch_kw: dict) -> None:
+    """A student kernel's own standard output and error go nowhere: they would land in the
+    grader's log, where a submission could write lines in nbgrader's words about another student
+    ("There was an error processing assignment: .../someone_else/..."), which the shard runner
+    reads. What the student's code prints reaches its notebook through the kernel's messages."""
+    launch_kw.setdefault("stdout", subprocess.DEVNULL)
+    launch_kw.setdefault("stderr", subprocess.DEVNULL)
+
+
 class UnsandboxedKernelManager(PassingFds, AsyncKernelManager):
     """nbgrader's kernel manager, plus `extra_fds` (for Sandbox.allow_unsandboxed)."""
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
+        quiet(kw)
         await super()._async_launch_kernel(kernel_cmd, pass_fds=self._fds(kw), **kw)
 
 
@@ -488,6 +498,7 @@ class SandboxedKernelManager(PassingFds, AsyncKernelManager):
         assert self._info_fds is not None
         read_fd, write_fd, filter_fd = self._info_fds
         self._info_fds = None
+        quiet(kw)
         try:
             await super()._async_launch_kernel(
                 kernel_cmd, pass_fds=(write_fd, filter_fd, *self._fds(kw)), **kw
@@ -535,7 +546,7 @@ def _read_all(fd: int) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
-def _protected_paths(config) -> list[str]:
+def protected_paths(config) -> list[str]:
     """What no read-only mount may contain: the course root and a SQLite gradebook."""
     coursedir = CourseDirectory(config=config)
     paths = [coursedir.root]
@@ -568,7 +579,7 @@ class SandboxedExecute(Execute):
         # calls, wraps NotebookClient's own coroutine and never reaches an override of it.)
         km = super().create_kernel_manager()
         if isinstance(km, SandboxedKernelManager):
-            km.sandbox_protected = tuple(_protected_paths(self.config))
+            km.sandbox_protected = tuple(protected_paths(self.config))
         return km
 
 

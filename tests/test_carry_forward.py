@@ -120,7 +120,7 @@ def test_the_students_helpers_come_along_and_special_methods_do_not(reference):
     hybrid = cf.hybrid_class(ref_class, mine, {"Value.__add__._backwards"})
     members = cf.members(hybrid)
     assert "_wrap" in members and "__eq__" not in members
-    closure = cf._nested(members["__add__"])
+    closure = cf.nested_function(members["__add__"])
     assert closure.name == "_backwards" and "self._wrap(grad)" in ast.unparse(closure)
     assert "Value(self.data + other.data" in ast.unparse(members["__add__"])  # the reference forward
 
@@ -176,6 +176,12 @@ def test_a_piece_left_as_released_is_unwritten(reference):
     assert not cf.unwritten(reference, release, {"train"})
     assert cf.unwritten([], release, {"train"})  # missing altogether
     assert answers  # (the reference has answers for every stub)
+    # a piece given whole (the constructor) is the student's own as released: its world can pass
+    assert cf.unwritten(release, release, {"Value.__init__"})
+    assert not cf.unwritten(release, release, {"Value.__init__"}, reference)
+    assert cf.unwritten(release, release, {"Value.__init__", "train"}) and not cf.unwritten(
+        release, release, {"Value.__init__", "train"}, reference
+    )
 
 
 def test_a_class_changed_outside_its_body_is_never_taken_apart(reference):
