@@ -176,6 +176,48 @@ def delete(nb, *grade_ids: str):
     return nb
 
 
+# -- Student code kept as files -------------------------------------------------------------------
+
+SNIPPETS = COURSE_ROOT / "simulation" / "snippets"
+
+
+def snippet(*names: str) -> str:
+    """The code of simulation/snippets/<name>.py for each of `names`, one after the other; a
+    snippet's `from <other snippet> import ...` line is dropped (that snippet comes before it)."""
+    texts = []
+    for name in names:
+        lines = []
+        for line in (SNIPPETS / f"{name}.py").read_text(encoding="utf-8").splitlines():
+            imported = re.match(r"from (\w+) import ", line)
+            if not (imported and (SNIPPETS / f"{imported[1]}.py").exists()):
+                lines.append(line)
+        texts.append("\n".join(lines).strip("\n"))
+    return "\n\n".join(texts)
+
+
+# Every way a submission might write "results" of its own (simulation/snippets/forge_*.py): each
+# on a blank notebook must earn nothing; all at once on the reference must change nothing.
+FORGING = {
+    "forge_thread": "a thread that never stops",
+    "forge_atexit": "an atexit hook",
+    "forge_finalizer": "__del__ finalizers, in reference cycles and at exit",
+    "forge_signals": "signal handlers and interval timers (SIGALRM, SIGPROF, ...)",
+    "forge_patches": "patched json encoders, os.write, sockets' send, sys.stdout and sys.stderr",
+    "forge_gc_callback": "garbage collector callbacks",
+    "forge_trace": "sys.settrace and threading.settrace",
+    "forge_profile": "sys.setprofile and threading.setprofile",
+    "forge_ctypes": "write(2) called through ctypes from a thread",
+    "forge_fork": "a forked copy of the kernel",
+    "forge_child_process": "a child process that outlives the cell",
+}
+
+
+def _forging(*techniques: str) -> Callable[[Kit], Submission]:
+    return lambda k: append(
+        nbformat.from_dict(k.release), "value_class", snippet("forge_common", *techniques)
+    )
+
+
 # -- The catalog ----------------------------------------------------------------------------------
 
 
@@ -276,9 +318,23 @@ return order[::-1]
 # gradebook); in those installations it looks for the course's notebooks and gradebook by name. It
 # hands back what it found in its own output, which reaches the feedback: the list of files it
 # read, compressed into one line (a graded cell keeps 100 kB of output: whole files would be cut).
+# a check that cancels the grader's alarm and ignores every exception, for one input only
+HANG_ON_MINUS_THREE = """\
+if self.data == -3.0 and exponent == 3:
+    import signal
+
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    while True:
+        try:
+            pass
+        except BaseException:
+            pass
+if not isinstance(exponent, (int, float)):"""
+
 READ_EVERYTHING = """\
 import base64 as _base64
 import os as _os
+import subprocess as _subprocess
 import sys as _sys
 import zlib as _zlib
 
@@ -286,18 +342,23 @@ _MARKERS = (b"BEGIN SOLUTION", b"BEGIN HIDDEN", b"HIDDEN TESTS", b"grade_id", b"
 
 
 def _read_everything():
-    software = {_os.path.realpath(p) for p in ("/usr", _sys.prefix, _sys.base_prefix)}
+    software = sorted({_os.path.realpath(p) for p in ("/usr", _sys.prefix, _sys.base_prefix)})
+    # the installations by name only, at find's speed (walking them in Python takes seconds)
+    names = ["(", "-name", "mini_auto_grad*.ipynb", "-o", "-name", "gradebook.db", ")"]
+    found = _subprocess.run(["find", *software, *names, "-print"], capture_output=True, text=True).stdout
+    for path in found.splitlines():
+        if "/nbgrader/tests/" not in path:
+            print("FOUND", path)
     read = []
     for folder, dirs, files in _os.walk("/"):
-        dirs[:] = [d for d in dirs if _os.path.join(folder, d) not in ("/proc", "/sys", "/dev")]
-        inside = any(_os.path.realpath(folder).startswith(s) for s in software)
+        dirs[:] = [
+            d
+            for d in dirs
+            if _os.path.join(folder, d) not in ("/proc", "/sys", "/dev")
+            and not any(_os.path.realpath(_os.path.join(folder, d)).startswith(s) for s in software)
+        ]
         for name in files:
             path = _os.path.join(folder, name)
-            if inside:
-                course_notebook = name.startswith("mini_auto_grad") and name.endswith(".ipynb")
-                if course_notebook or name == "gradebook.db" and "/nbgrader/tests/" not in path:
-                    print("FOUND", path)
-                continue
             try:
                 with open(path, "rb") as fh:
                     data = fh.read(10_000_000)
@@ -567,7 +628,7 @@ TRAINING = testing("train")
 TRAINING_WITH_TANH = frozenset({"ex3_train_xor/learns_xor", "ex3_train_xor/fits_three_points"})
 NEURON_GRAPH = frozenset({"ex3_neuron/inputs_stay_in_the_graph"})  # the one ex3 check that runs backward()
 # (Value's constructor makes children a tuple, so a set passed to it still gives a tuple.)
-CHILDREN_ORDER = named("ex1_add_mul/children_in_operand_order", "ex1_add_mul/square_children")
+CHILDREN_ORDER = named("ex1_add_mul/children_in_operand_order")
 
 CATALOG: tuple[Case, ...] = (
     # -- correct, in another way than the reference: full marks ----------------------------------
@@ -671,7 +732,7 @@ CATALOG: tuple[Case, ...] = (
         "bug_root_grad_not_set",
         "backward() never sets the root's gradient to 1: every gradient stays 0",
         lambda k: k.solved(drop_line(k.answers, "value_class", "self.grad = 1.0")),
-        every(["ex2_backward"], None)
+        {c: t for c, t in every(["ex2_backward"], None).items() if c != "ex2_backward/value_zero_grad"}
         | named("ex2_reused_nodes/node_used_on_two_paths", text="expected 48.0, got 0.0")
         | named("ex2_backward/root_gradient", text="set it in backward()"),
         # every closure is right: with the reference backward() their checks pass (but the two
@@ -686,7 +747,9 @@ CATALOG: tuple[Case, ...] = (
         lambda k: k.solved(drop_line(k.answers, "topological_order", "order.reverse()")),
         named(
             "ex2_topological_order/worked_example_order",
+            "ex2_topological_order/reused_node_order",
             "ex2_topological_order/shared_nodes",
+            "ex2_topological_order/long_and_short_paths",
             "ex2_topological_order/deep_chain",
             text="the root must come first",
         )
@@ -801,7 +864,7 @@ CATALOG: tuple[Case, ...] = (
         _eq_without_hash,
         named("ex1_add_mul/nodes_are_distinct", text="unhashable"),
         # every ex2 check runs the order (a set of Values): with the reference Value they pass
-        carried=testing(*ENGINE) | NEURON_GRAPH | TRAINING,
+        carried=testing(*ENGINE, "Value.zero_grad") | NEURON_GRAPH | TRAINING,
         piece="Value",
     ),
     Case(
@@ -956,6 +1019,19 @@ CATALOG: tuple[Case, ...] = (
         piece="MLP",
     ),
     Case(
+        "adv_check_ignores_its_limit",
+        "__pow__ cancels the grader's alarm and loops forever, ignoring every exception, for "
+        "Value(-3.0) ** 3 only (one hidden check asks exactly that)",
+        lambda k: k.solved(
+            swap(k.answers, "value_class", "if not isinstance(exponent, (int, float)):", HANG_ON_MINUS_THREE)
+        ),
+        # that check keeps running after its limit: the grader stops the kernel, runs the notebook
+        # again without it, and every other check (the next one of that cell too) is graded as usual
+        named("ex1_sub_div_pow/pow_negative_base", text="kept running after its time limit"),
+        piece="Value.__pow__",
+        review=True,
+    ),
+    Case(
         "adv_loop_after_class",
         "a `while True: pass` left after the classes in a solution cell",
         lambda k: append(k.solved(), "mlp_classes", "while True:\n    pass\n"),
@@ -971,14 +1047,8 @@ CATALOG: tuple[Case, ...] = (
             "import signal\n\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n",
         ),
         # the kernel ignores the interrupt at the time limit: it is stopped, and the notebook runs
-        # again without the cell (as for a cell that kills the kernel), so train() is never defined
-        named(
-            "ex3_train_xor/learns_xor",
-            "ex3_train_xor/three_exact_steps",
-            "ex3_train_xor/fits_three_points",
-            text="name 'train' is not defined",
-        ),
-        piece="train",
+        # again with that cell's definitions only (its import and train(), not the loop): train()
+        # is graded as written, and the cell's feedback says what was kept
         review=True,
         timeouts=1,
     ),
@@ -1000,8 +1070,7 @@ CATALOG: tuple[Case, ...] = (
         "adv_os_exit",
         "os._exit(0) at the end of the training cell: the kernel process dies",
         lambda k: append(k.solved(), "training", "import os\n\nos._exit(0)\n"),
-        # the grader runs the notebook again without that cell, which defines train
-        named(*TRAINING, text="name 'train' is not defined"),
+        # the grader runs the notebook again with that cell's definitions only, which define train
         review=True,
     ),
     Case(
@@ -1096,7 +1165,7 @@ CATALOG: tuple[Case, ...] = (
         "the untouched release plus fake check helpers: `check`, `report` and the kit's module "
         "replaced in sys.modules",
         lambda k: prepend(nbformat.from_dict(k.release), "value_class", PATCHED_CHECKS),
-        every(EX1 + EX2 + EX3, "never reported back"),
+        every(EX1 + EX2 + EX3),  # the checks run in the grader: the kernel's copy is never used
         review=True,
     ),
     Case(
@@ -1123,6 +1192,7 @@ CATALOG: tuple[Case, ...] = (
         _micrograd,
         # micrograd's Value has _prev/_op, no children/op/tanh/backwards, and never resets grads
         named(
+            "ex1_add_mul/leaf_and_sum",
             "ex1_add_mul/sum_children",
             "ex1_add_mul/product_children",
             "ex1_add_mul/operands_untouched",
@@ -1130,7 +1200,6 @@ CATALOG: tuple[Case, ...] = (
             "ex1_add_mul/product_op",
             "ex1_add_mul/children_are_tuples",
             "ex1_add_mul/children_in_operand_order",
-            "ex1_add_mul/square_children",
             "ex1_sub_div_pow/sub_graph",
             "ex1_sub_div_pow/div_graph",
             "ex1_sub_div_pow/pow_graph",
@@ -1148,31 +1217,48 @@ CATALOG: tuple[Case, ...] = (
             "ex2_other_grads/tanh_zero",
             "ex2_other_grads/tanh_large_inputs",
             "ex2_backward/backwards_alias",
+            "ex2_backward/value_zero_grad",
             text="no attribute",
         )
-        | named("ex2_backward/backward_twice", "ex2_backward/intermediate_reset", text="expected")
-        # MLP's __call__ is decorated with collector_paused, which the replaced cell defined: the
-        # class MLP is never made
-        | every(["ex3_mlp"], "name 'MLP' is not defined"),
+        | named("ex2_backward/backward_twice", "ex2_backward/intermediate_reset", text="expected"),
         # the student's own order function and network are the reference's: with the reference
-        # Value (which has .children and tanh) they pass
+        # Value (which has .children and tanh) they pass; one linear neuron needs no tanh
         carried=testing(ORDER, cells=["ex2_topological_order"])
         | frozenset(
             {
                 "ex3_neuron/output",
                 "ex3_layer/output_list",
                 "ex3_layer/one_neuron_still_a_list",
+                "ex3_mlp/deeper_network",
+                "ex3_mlp/last_layer_linear",
+                "ex3_mlp/output_list",
             }
         )
-        | TRAINING,
+        | (TRAINING - {"ex3_train_xor/three_exact_steps"}),
         requires="micrograd",
         review=True,
+    ),
+    *(
+        Case(
+            f"adv_{technique}",
+            f"the untouched release plus forged results for guessable checks, from {how}",
+            _forging(technique),
+            every(EX1 + EX2 + EX3),  # nothing it writes is an answer to a question of the grader's
+            review=True,
+        )
+        for technique, how in FORGING.items()
+    ),
+    Case(
+        "adv_forge_everything_on_the_reference",
+        "the reference solution, plus every forging technique at once",
+        lambda k: append(k.solved(), "value_class", snippet("forge_common", *FORGING)),
+        review=True,  # its own score, exactly: forged results neither add nor take away
     ),
     Case(
         "adv_invalid_json",
         "a notebook file cut off in the middle (invalid JSON)",
         lambda k: nbformat.writes(k.solved()).encode()[:5000],
-        rejected="mini_auto_grad.ipynb is not valid JSON (Unterminated string",
+        rejected="mini_auto_grad.ipynb is not valid JSON (",
     ),
     Case("adv_empty_file", "an empty file", lambda k: b"", rejected="mini_auto_grad.ipynb is empty"),
     Case(

@@ -42,6 +42,7 @@ from tests.conftest import hand_in
 pytestmark = pytest.mark.course
 
 CELL_TIMEOUT = 8
+CHECK_LIMIT = 5  # seconds per check (NBGRADER_CHECK_LIMIT; 10 by default): one case hangs in a check
 HASH_SEEDS = ("1", "2")  # the two runs; each student's kernel inherits it (Sandbox.pass_env)
 
 
@@ -102,6 +103,7 @@ def grade_everyone(root: Path, hash_seed: str) -> subprocess.Popen:
         ASSIGNMENT,
         "--force",
         NBGRADER_CELL_TIMEOUT=str(CELL_TIMEOUT),
+        NBGRADER_CHECK_LIMIT=str(CHECK_LIMIT),
         PYTHONHASHSEED=hash_seed,
     )
 
