@@ -85,12 +85,40 @@ def children(pid: int | None = None) -> list[int]:
     return found
 
 
+def state(pid: int) -> str | None:
+    """The state letter of process `pid` in /proc ("R", "S", "Z" for a zombie...), or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return fields[0].decode() if fields else None
+
+
+def reap_zombies(keep: set[int]) -> int:
+    """After `adopt_orphans`: collect the exit status of every adopted child that has already
+    ended (a zombie), other than those in `keep`. An adopted descendant that ends on its own is no
+    leftover: it only waits to be reaped. Returns how many were reaped."""
+    if not _adopting:
+        return 0
+    reaped = 0
+    for pid in children():
+        if pid not in keep and state(pid) == "Z":
+            with contextlib.suppress(ChildProcessError):
+                reaped += os.waitpid(pid, os.WNOHANG)[0] == pid
+    return reaped
+
+
 def end_orphans(keep: set[int], timeout: float = 5.0) -> list[int]:
     """After `adopt_orphans`: SIGKILL every child of this process that is not in `keep` (the
-    children it started itself), and reap it. Returns their pids (none if not adopting)."""
+    children it started itself) and still runs, and reap it; adopted children that have ended
+    already are reaped without a word (`reap_zombies`). Returns the pids of those that still ran:
+    the processes that really outlived their grader (none if not adopting)."""
     if not _adopting:
         return []
-    orphans = [pid for pid in children() if pid not in keep]
+    reap_zombies(keep)
+    orphans = [pid for pid in children() if pid not in keep and state(pid) not in (None, "Z")]
     for pid in orphans:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)

@@ -78,7 +78,7 @@ from pathlib import Path
 from typing import IO
 
 from gradekit import autograde_shard, grades, intake
-from gradekit.lifeline import adopt_orphans, die_with_parent, end_orphans
+from gradekit.lifeline import adopt_orphans, die_with_parent, end_orphans, reap_zombies
 from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, default_course
 from gradekit.sanitize import CHANGED_LOCKED_CELL, DELETED_TEST_CELL
 
@@ -751,6 +751,7 @@ def run(
         while active:
             time.sleep(0.5)
             progress.update()
+            reap_zombies(keep={shard.process.pid for shard in running})
             active = False
             for shard in running:
                 code = shard.process.poll()

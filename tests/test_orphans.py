@@ -251,3 +251,37 @@ def test_the_shard_runner_ends_what_a_killed_child_left_behind():
         if grandchild is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(grandchild, signal.SIGKILL)
+
+
+ENDED_ON_ITS_OWN = """
+import subprocess, time
+from gradekit.lifeline import adopt_orphans, children, end_orphans, state
+assert adopt_orphans()
+# a grandchild that ends on its own after its parent did: adopted, then a zombie until reaped (as
+# the processes a sandbox starts and ends in an ordinary run)
+middle = subprocess.Popen(["sh", "-c", "sleep 0.3 & echo $!"], stdout=subprocess.PIPE, text=True)
+grandchild = int(middle.stdout.readline())
+middle.wait()
+deadline = time.monotonic() + 5
+while state(grandchild) != "Z" and time.monotonic() < deadline:
+    time.sleep(0.01)
+print("zombie", state(grandchild) == "Z", grandchild in children(), flush=True)
+print("ended", end_orphans(keep=set()), flush=True)
+print("reaped", state(grandchild) is None, flush=True)
+"""
+
+
+def test_a_descendant_that_ended_on_its_own_is_reaped_and_not_called_left_behind():
+    """The runner's "left behind" line is for processes that really outlived their grader: an
+    adopted descendant that has already ended (a zombie) is reaped without a word (the ordinary
+    runs of four shards had said "ended 58 process(es) left behind" with nothing wrong)."""
+    result = subprocess.run(
+        [sys.executable, "-c", ENDED_ON_ITS_OWN],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=die_with_parent(),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["zombie True True", "ended []", "reaped True"], result.stdout

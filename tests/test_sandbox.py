@@ -180,6 +180,20 @@ ATTACKS = {
             key = libc.syscall(add_key, b"user", b"gradekit-attack", b"stolen", 6, -4)  # the user keyring
             print("ATTACK keyring:", "STORED" if key != -1 else f"failed errno {ctypes.get_errno()}")
     """,
+    "log_injection": """
+        # lines in nbgrader's own words, naming another student, written to the kernel's own
+        # standard output and error (the grader's log, were they passed through)
+        victim = os.path.join(T["course"], "submitted", "aa_reference", T["notebook"].split(".")[0])
+        forged = [
+            "[AutogradeApp | ERROR] There was an error processing assignment: " + victim,
+            "[AutogradeApp | WARNING] Removing failed assignment: " + victim,
+            "[AutogradeApp | ERROR] database is locked",
+        ]
+        for fd in (1, 2):
+            for line in forged:
+                os.write(fd, ("INJECTED " + line + "\n").encode())
+        print("ATTACK log_injection: wrote", len(forged) * 2, "lines")
+    """,
     "deleter": """
         import shutil, stat
         here = os.path.join(os.getcwd(), T["notebook"])
@@ -414,6 +428,10 @@ def test_attacks_fail_inside_the_sandbox(fresh_course, release_nb, tcp_server, t
 
     out = lines["keyring"]
     assert "STORED" not in out and "failed errno 1" in out, out  # EPERM, from the seccomp filter
+
+    out = lines["log_injection"]
+    assert "wrote 6 lines" in out, out
+    assert "INJECTED" not in log  # the kernel's own output never reaches the grader's log
 
     out = lines["deleter"]
     assert "REMOVED" not in out, out

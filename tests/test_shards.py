@@ -181,6 +181,7 @@ def test_two_shards_in_parallel_give_the_sequential_scores(graded_course, cohort
     assert result.returncode == 1, result.stderr  # complete, but one student cannot be graded
     assert summary(result.stderr) == counts(students=6, graded=5, not_gradable=1)
     assert set(re.findall(r"^not gradable: (\w+):", result.stderr, re.M)) == UNGRADABLE
+    assert "left behind" not in result.stderr  # an ordinary run leaves no process behind
     assert_same_as_sequential(db_url, cohort, sequential)
 
     # Nothing is missing but the ungradable: --only-missing touches nothing else.
