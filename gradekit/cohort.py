@@ -312,6 +312,40 @@ visit(root)
 return order[::-1]
 """
 
+# Two searches that visit every node once but in an order that is not a reversed topological one
+# on graphs with shared nodes: a node before its children (pre-order), and level by level.
+PREORDER = """\
+order, seen, stack = [], set(), [root]
+while stack:
+    node = stack.pop()
+    if id(node) in seen:
+        continue
+    seen.add(id(node))
+    order.append(node)
+    stack.extend(reversed(node.children))
+return order
+"""
+
+BREADTH_FIRST = """\
+order, seen, i = [root], {id(root)}, 0
+while i < len(order):
+    for child in order[i].children:
+        if id(child) not in seen:
+            seen.add(id(child))
+            order.append(child)
+    i += 1
+return order
+"""
+
+
+def _children_as_a_list(kit: Kit) -> nbformat.NotebookNode:
+    nb = kit.solved()
+    target = cell(nb, "value_class")
+    assert target.source.count("self.children = tuple(children)") == 1
+    target.source = target.source.replace("self.children = tuple(children)", "self.children = list(children)")
+    return nb
+
+
 # Reads every file the kernel can see outside the system's and Python's installations (the
 # software the course runs on, the same for every student) and looks in each for what only the
 # course's secret files hold (solution and hidden-test markers, nbgrader metadata, a SQLite
@@ -769,6 +803,43 @@ CATALOG: tuple[Case, ...] = (
         | NEURON_GRAPH
         | TRAINING,
         piece=ORDER,
+    ),
+    Case(
+        "bug_order_preorder",
+        "a pre-order search (each node before its children, never reversed): [c, a, b, 3] for "
+        "c = a + b, b = a * 3, where b must come before a",
+        lambda k: k.solved(rewrite(k.answers, "topological_order", "order.reverse()", PREORDER)),
+        named(
+            "ex2_topological_order/reused_node_order",
+            "ex2_topological_order/long_and_short_paths",
+            text="a node comes after one of its children",
+        )
+        | named("ex2_reused_nodes/node_used_on_two_paths", text="expected 48.0"),
+        # a tree has valid pre-orders (the worked example, a chain), and so has an MLP's loss: a
+        # tree of nodes but for the parameters it shares, which are leaves: training is right
+        piece=ORDER,
+    ),
+    Case(
+        "bug_order_breadth_first",
+        "a breadth-first search from the root: level by level, which puts a node reached by a short "
+        "path before the nodes of a longer path to it",
+        lambda k: k.solved(rewrite(k.answers, "topological_order", "order.reverse()", BREADTH_FIRST)),
+        named(
+            "ex2_topological_order/reused_node_order",
+            "ex2_topological_order/long_and_short_paths",
+            text="a node comes after one of its children",
+        )
+        | named("ex2_reused_nodes/node_used_on_two_paths", text="expected 48.0"),
+        piece=ORDER,  # (and an MLP's loss is a tree but for its leaves: training is right)
+    ),
+    Case(
+        "bug_init_children_list",
+        "the given constructor edited to keep children as a list, `self.children = list(children)`",
+        _children_as_a_list,
+        # charged in the checks of the constructor, and not carried forward by the reference's
+        named("ex1_add_mul/leaf_and_sum", text="children: expected '()'")
+        | named("ex1_add_mul/children_are_tuples", text="expected ['tuple', 'tuple']"),
+        piece="Value.__init__",
     ),
     Case(
         "bug_tanh_derivative",

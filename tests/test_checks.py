@@ -395,3 +395,34 @@ def test_a_hidden_check_shows_less_of_what_the_students_code_said():
     assert long_value == f"expected '+', got {checks.show('x' * 200, 30)}"
     grader = {"error": {"type": "NoResult", "message": "no result: " + "because " * 20, "origin": "grader"}}
     assert checks.verdict(item(1.0), grader, hidden=True).problem == grader["error"]["message"].strip()
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [{}, {"NBGRADER_CELL_TIMEOUT": "10"}, {"NBGRADER_CELL_TIMEOUT": "8", "NBGRADER_CHECK_LIMIT": "5"}],
+    ids=["nbgrader_config.py", "./kit demo", "the cohort test"],
+)
+def test_no_shipped_config_stops_a_check_before_its_limit(environment, monkeypatch):
+    """In every configuration the kit ships (the course's, the demo's and the cohort test's
+    environment), each check of the source notebook gets its whole limit and the grace after it
+    before anything stops the cell it runs in, however short the cell timeout of student cells."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from gradekit.judge import JudgedExecute
+    from gradekit.notebooks import COURSE_ROOT
+    from gradekit.plan import Plan
+    from gradekit.remote import GRACE
+
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_ROOT)).load_config()
+    execute = JudgedExecute(config=config)
+    cells = {cell.grade_id: cell for cell in source_test_cells()}
+    execute._plan = Plan(cells, {g: c.specs() for g, c in cells.items()}, {}, None, [])
+    assert execute.probe_limit > 0
+    for grade_id, cell in cells.items():
+        every = tuple(site.name for site in cell.sites)
+        for spec in execute._plan.specs[grade_id]:
+            limit = spec.limit or execute.probe_limit
+            assert limit + GRACE < execute.checks_timeout(grade_id, every), f"{grade_id}/{spec.name}"
+            assert limit + GRACE < execute.checks_timeout(grade_id, (spec.name,)), f"{grade_id}/{spec.name}"

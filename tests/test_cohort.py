@@ -34,6 +34,7 @@ from gradekit.notebooks import (
     EXERCISES,
     NOTEBOOK,
     exercise_of,
+    nbgrader_meta,
     read,
     secret_lines,
 )
@@ -455,3 +456,13 @@ def test_only_the_endless_cases_cost_a_cell_timeout(graded):
     per_student = graded.seconds / len(graded.cases)
     print(f"autograde: {len(graded.cases)} students in {graded.seconds:.0f} s ({per_student:.1f} s each)")
     assert timeouts == expected, f"{timeouts} cell timeouts, expected {expected}"
+
+
+def test_a_cell_the_kernel_died_in_says_which_of_its_definitions_were_graded(graded):
+    """A cell that never ends (ignoring the interrupt) or ends the kernel runs again as its
+    definitions: its output in the autograded notebook (and so in the feedback) names them."""
+    for student, kept in (("adv_sigint_ignored", "(signal, train)"), ("adv_os_exit", "(os, train)")):
+        nb = read(graded.notebook("autograded", student))
+        training = next(c for c in nb.cells if nbgrader_meta(c).get("grade_id") == "training")
+        said = " ".join(o.get("evalue", "") for o in training.outputs if o.output_type == "error")
+        assert f"with only this cell's definitions {kept}" in said, (student, said)

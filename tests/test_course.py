@@ -136,7 +136,8 @@ def snooping_submission(release_nb):
 def test_autograding_blank_reference_and_snoop(fresh_course, release_nb, source):
     """No free points for the untouched release, every point for the reference solution, and
     feedback for all that shows no hidden check (and no solution to those who did not write it),
-    even to a submission that watches the hidden checks run and tries to hand their code back."""
+    even to a submission that looks for the hidden checks' code in the frames that call it and
+    tries to hand it back (it finds none: the checks run in the grader)."""
     hand_in(
         fresh_course,
         {
@@ -167,7 +168,9 @@ def test_autograding_blank_reference_and_snoop(fresh_course, release_nb, source)
         for r in c.metadata.get("gradekit", {}).get("checks", [])
         if r["name"] == "backwards_alias"
     )
-    assert alias["problem"] == "raised RuntimeError: a message that quotes the hidden checks (not shown)"
+    # the code that calls the student's backwards() is the grader's answering loop, never a check:
+    # the hidden check's code is nowhere in the student's process to be handed back
+    assert alias["problem"] == "raised RuntimeError"
 
     nbgrader(fresh_course, "generate_feedback", ASSIGNMENT)
     for student in ("blank", "reference", "snoop"):
