@@ -189,10 +189,10 @@ ATTACKS = {
             "[AutogradeApp | WARNING] Removing failed assignment: " + victim,
             "[AutogradeApp | ERROR] database is locked",
         ]
+        print("ATTACK log_injection: writing", len(forged) * 2, "lines", flush=True)
         for fd in (1, 2):
             for line in forged:
-                os.write(fd, ("INJECTED " + line + "\n").encode())
-        print("ATTACK log_injection: wrote", len(forged) * 2, "lines")
+                os.write(fd, ("INJECTED " + line + "\\n").encode())
     """,
     "deleter": """
         import shutil, stat
@@ -430,7 +430,7 @@ def test_attacks_fail_inside_the_sandbox(fresh_course, release_nb, tcp_server, t
     assert "STORED" not in out and "failed errno 1" in out, out  # EPERM, from the seccomp filter
 
     out = lines["log_injection"]
-    assert "wrote 6 lines" in out, out
+    assert "writing 6 lines" in out, out
     assert "INJECTED" not in log  # the kernel's own output never reaches the grader's log
 
     out = lines["deleter"]
