@@ -35,7 +35,7 @@ c.OverwriteCells.add_missing_cells = True
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
-    "gradekit.feedback.RedactHiddenTests",
+    "gradekit.grading.feedback.RedactHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
@@ -54,36 +54,36 @@ c.GenerateSolution.preprocessors = [
 # column, beside the per-exercise scores. Without a due date nothing is late.
 c.LateSubmissionPlugin.penalty_method = "zero"
 
-# `nbgrader zip_collect` for an LMS archive: `gradekit.lms.LmsCollector` reads the student id from the
+# `nbgrader zip_collect` for an LMS archive: `gradekit.intake.lms.LmsCollector` reads the student id from the
 # LMS's part of each file name and keeps the name the student gave the file, so a renamed upload
 # is not skipped; it remembers which uploads the LMS marked late. Its default pattern fits Canvas,
 # `<login>_[late_]<user id>_<submission id>_<file>` (e.g. `smithj_late_1234_5678_mini_auto_grad.ipynb`);
 # set c.LmsCollector.named_regexp for another LMS.
-c.ZipCollectApp.collector_plugin = "gradekit.lms.LmsCollector"
+c.ZipCollectApp.collector_plugin = "gradekit.intake.lms.LmsCollector"
 
 # `nbgrader collect` from the exchange (JupyterHub): only submissions a student's own `nbgrader
 # submit` made are collected: owned by the student named, no symbolic links, no time from the
-# future, with nbgrader's submission secret (gradekit/exchange.py; stock collect only warns).
-c.ExchangeFactory.collect = "gradekit.exchange.SafeCollect"
+# future, with nbgrader's submission secret (gradekit/intake/exchange.py; stock collect only warns).
+c.ExchangeFactory.collect = "gradekit.intake.exchange.SafeCollect"
 
-# Submissions as they arrive (gradekit/intake.py): before a student's folder is graded, the notebook
+# Submissions as they arrive (gradekit/intake/__init__.py): before a student's folder is graded, the notebook
 # to grade is picked (a renamed copy, the work beside an untouched release, UTF-16 or a byte-order
 # mark) and timestamp.txt is read as the time it states. Whatever is moved aside is kept in the
 # folder's .intake/ (which nbgrader does not copy to autograded/); a folder that cannot be graded is
-# recorded as not graded, with the reason. `python -m gradekit.intake` does the same for the whole
+# recorded as not graded, with the reason. `python -m gradekit intake` does the same for the whole
 # course and lists what it found; the kit's commands run it before grading.
 c.Autograde.pre_convert_hook = "gradekit.intake.pre_convert_hook"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".intake"]
 
-# Sanitizing, with two of nbgrader's steps replaced (gradekit/sanitize.py): a cell split in two or
+# Sanitizing, with two of nbgrader's steps replaced (gradekit/grading/sanitize.py): a cell split in two or
 # copy-pasted (two cells with one grade_id) no longer stops grading, and a test cell is restored
 # from the gradebook without the false "checksum has changed" warning its hidden tests caused on
 # every submission; a real change to a locked cell is still logged, naming the student.
 c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.ClearOutput",
-    "gradekit.sanitize.DeduplicateCells",  # instead of nbgrader.preprocessors.DeduplicateIds
+    "gradekit.grading.sanitize.DeduplicateCells",  # instead of nbgrader.preprocessors.DeduplicateIds
     "nbgrader.preprocessors.OverwriteKernelspec",
-    "gradekit.sanitize.RestoreCells",  # instead of nbgrader.preprocessors.OverwriteCells
+    "gradekit.grading.sanitize.RestoreCells",  # instead of nbgrader.preprocessors.OverwriteCells
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
@@ -100,7 +100,7 @@ c.Autograde.sanitize_preprocessors = [
 #   about (error carried forward).
 c.Autograde.exporter_class = "gradekit.sandbox.SandboxCheckedExporter"
 c.Autograde.autograde_preprocessors = [
-    "gradekit.judge.JudgedExecute",  # instead of nbgrader.preprocessors.Execute
+    "gradekit.grading.judge.JudgedExecute",  # instead of nbgrader.preprocessors.Execute
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

@@ -4,8 +4,8 @@ Grades one synthetic cohort of K submissions (default 100; the mix of benchmarks
 6 reference solutions, 2 with ex1 and ex2, 1 with ex1 only, 1 untouched release) four times, each
 time on a fresh PostgreSQL gradebook and with no autograded/ folder:
 
-- the baseline: `python -m gradekit.shards --shards 1`, one process on this machine;
-- `python -m gradekit.shards --shards 2` on this machine;
+- the baseline: `python -m gradekit grade --shards 1`, one process on this machine;
+- `python -m gradekit grade --shards 2` on this machine;
 - the Slurm recipe (cluster/slurm/submit.sh, as docs/scale.md prints it) with 1 array task, then
   with 2, on the cluster of SLURM_CONF: from `submit.sh` until the check job has ended.
 
@@ -52,9 +52,11 @@ from pathlib import Path
 
 from grading import LOG_LINE, cohort, hand_in, log, make_course
 
-from gradekit import grades
-from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, read
-from gradekit.shards import grading_status, shard_of, submitted_students
+from gradekit.cluster.shard import shard_of
+from gradekit.cluster.status import grading_status
+from gradekit.course import Course
+from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, read
+from gradekit.export import grades
 
 SUBMIT = COURSE_ROOT / "cluster" / "slurm" / "submit.sh"
 PROJECTED = (10_000, 20)  # submissions, nodes
@@ -193,13 +195,13 @@ def slurm_run(course: Path, db_url: str, tasks: int) -> dict[str, float]:
         "fixed": max(fixed),
         "per_submission": max(per_submission),
         "connections": connections,
-        "bytes_per_submission": written_bytes(course) / len(submitted_students(course)),
+        "bytes_per_submission": written_bytes(course) / len(Course.load(course).students()),
     }
 
 
 def check_commands(course: Path, db_url: str) -> dict[str, float]:
     """The check job's commands on the graded course, each timed (seconds; the best of 3), and
-    the start-up they include (the interpreter importing gradekit.shards, twice)."""
+    the start-up they include (the interpreter importing gradekit.cluster.runner, twice)."""
 
     def best(*command: str) -> float:
         times = []
@@ -209,11 +211,11 @@ def check_commands(course: Path, db_url: str) -> dict[str, float]:
             times.append(time.perf_counter() - start)
         return min(times)
 
-    shards = [sys.executable, "-m", "gradekit.shards", "--course", str(course)]
+    kit = [sys.executable, "-m", "gradekit"]
     return {
-        "only_missing": best(*shards, "--shards", "1", "--only-missing"),
-        "status": best(*shards, "--status"),
-        "startup": 2 * best(sys.executable, "-c", "import gradekit.shards"),
+        "only_missing": best(*kit, "grade", "--course", str(course), "--shards", "1", "--only-missing"),
+        "status": best(*kit, "status", "--course", str(course)),
+        "startup": 2 * best(sys.executable, "-c", "import gradekit.cluster.runner"),
     }
 
 
@@ -248,7 +250,16 @@ def local_run(course: Path, db_url: str, shards: int, logfile: Path) -> float:
     start = time.time()
     with logfile.open("a") as fh:
         subprocess.run(
-            [sys.executable, "-m", "gradekit.shards", "--course", str(course), "--shards", str(shards)],
+            [
+                sys.executable,
+                "-m",
+                "gradekit",
+                "grade",
+                "--course",
+                str(course),
+                "--shards",
+                str(shards),
+            ],
             cwd=course,
             env=environment(db_url),
             stdout=fh,
@@ -261,7 +272,7 @@ def local_run(course: Path, db_url: str, shards: int, logfile: Path) -> float:
 def check_graded(course: Path, db_url: str, expected: dict | None) -> dict:
     from nbgrader.api import Gradebook
 
-    status = grading_status(course, db_url, submitted_students(course))
+    status = grading_status(course, db_url, Course.load(course).students())
     missing = {s: r for s, r in status.items() if r is not None}
     if missing:
         raise SystemExit(f"not graded: {dict(list(missing.items())[:5])}")
@@ -300,7 +311,7 @@ def main() -> int:
 
         expected = None
         for shards in (1, 2):
-            log(f"local: gradekit.shards --shards {shards}, {k} submissions ...")
+            log(f"local: gradekit grade --shards {shards}, {k} submissions ...")
             db = gradebooks.new()
             fresh(course, db, logs / "setup.log")
             walls[f"local_{shards}"] = local_run(course, db, shards, logs / f"local-{shards}.log")
@@ -322,8 +333,8 @@ def main() -> int:
 
     base = walls["local_1"]
     labels = {
-        "local_1": "gradekit.shards --shards 1 (baseline)",
-        "local_2": "gradekit.shards --shards 2",
+        "local_1": "gradekit grade --shards 1 (baseline)",
+        "local_2": "gradekit grade --shards 2",
         "slurm_1": "Slurm: submit.sh --array=0-0",
         "slurm_2": "Slurm: submit.sh --array=0-1",
     }

@@ -3,7 +3,7 @@
     pip install micrograd==0.1.0       # the `bench` extra
     python benchmarks/engine.py [--notebook PATH] [--repeats 7] [--depth 1000000]
 
-The engine is the one the notebook teaches (`gradekit.reference.load`), or the solution cells of the
+The engine is the one the notebook teaches (`simulation.reference.load`), or the solution cells of the
 notebook given with --notebook, so that a candidate version can be compared before it is applied.
 
 - mlp: an MLP 2-16-16-1 (each library's own: tanh in ours, ReLU in micrograd), forward on 100 points,
@@ -34,8 +34,8 @@ import sys
 import time
 from pathlib import Path
 
-from gradekit.notebooks import SOURCE_NOTEBOOK
-from gradekit.reference import load
+from gradekit.course.notebooks import SOURCE_NOTEBOOK
+from simulation.reference import load
 
 MLP_SIZES = [2, 16, 16, 1]
 MLP_POINTS = 100

@@ -2,7 +2,7 @@
 
 - sequential `nbgrader autograde` runs (seconds per submission, nbgrader's start-up included),
   taking turns with those of the floor (below), --rounds of each (default 2), averaged;
-- `python -m gradekit.shards --shards N` for N = 1, 2, 4 (wall time, same cohort, fresh gradebook);
+- `python -m gradekit grade --shards N` for N = 1, 2, 4 (wall time, same cohort, fresh gradebook);
 - one mistake each: --mistakes submissions (default 10) cycling through five one-mistake cases of
   the cohort, graded sequentially, to show what error carried forward costs (a world is a fresh
   sandboxed Python process, run only for failed checks whose pieces are written);
@@ -39,11 +39,13 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from gradekit import cohort as catalog_of_cases
-from gradekit import grades
-from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
-from gradekit.shards import LOG_FORMAT, _nbgrader_env, grading_status, submitted_students
-from gradekit.submissions import fill, only, reference_answers, region_exercises
+from gradekit.cluster.shard import LOG_FORMAT, nbgrader_env
+from gradekit.cluster.status import grading_status
+from gradekit.course import Course
+from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
+from gradekit.export import grades
+from simulation import cohort as catalog_of_cases
+from simulation.submissions import fill, only, reference_answers, region_exercises
 
 FLOOR = "floor"
 MIX = ["reference"] * 6 + ["ex1_and_ex2"] * 2 + ["only_ex1", "blank"]
@@ -106,7 +108,7 @@ def run(course: Path, logfile: Path, *command: str, check: bool = True) -> float
     with logfile.open("a") as fh:
         fh.write(f"\n# {' '.join(command)}\n")
         fh.flush()
-        result = subprocess.run(command, cwd=course, env=_nbgrader_env(), stdout=fh, stderr=subprocess.STDOUT)
+        result = subprocess.run(command, cwd=course, env=nbgrader_env(), stdout=fh, stderr=subprocess.STDOUT)
     seconds = time.perf_counter() - start
     if check and result.returncode != 0:
         raise SystemExit(f"failed ({result.returncode}): {' '.join(command)} (see {logfile})")
@@ -198,12 +200,12 @@ def scores(course: Path) -> dict[str, dict[str, float]]:
 
 
 def graded_all(course: Path) -> bool:
-    status = grading_status(course, f"sqlite:///{course / 'gradebook.db'}", submitted_students(course))
+    status = grading_status(course, f"sqlite:///{course / 'gradebook.db'}", Course.load(course).students())
     return all(reason is None for reason in status.values())
 
 
 def all_graded(course: Path) -> None:
-    status = grading_status(course, f"sqlite:///{course / 'gradebook.db'}", submitted_students(course))
+    status = grading_status(course, f"sqlite:///{course / 'gradebook.db'}", Course.load(course).students())
     missing = {s: r for s, r in status.items() if r is not None}
     if missing:
         raise SystemExit(f"not graded: {dict(list(missing.items())[:5])}")
@@ -359,7 +361,16 @@ def main() -> int:
         for n in shard_counts:
             log(f"{n} shard(s) ...")
             reset(course)
-            command = [sys.executable, "-m", "gradekit.shards", "--course", str(course), "--shards", str(n)]
+            command = [
+                sys.executable,
+                "-m",
+                "gradekit",
+                "grade",
+                "--course",
+                str(course),
+                "--shards",
+                str(n),
+            ]
             walls[f"shards N={n}"] = run(course, logs / f"shards-{n}.log", *command, check=False)
             if not graded_all(course):  # what a user would do next; its time counts too
                 log(f"note: the {n}-shard run left students ungraded; an --only-missing run completes it")
@@ -393,9 +404,7 @@ def main() -> int:
     print(f"{'run':<36} {'wall s':>8} {'s/submission':>13} {'speedup':>8}")
     for name, wall in walls.items():
         label = (
-            "sequential nbgrader autograde"
-            if name == "sequential"
-            else f"gradekit.shards --shards {name[-1]}"
+            "sequential nbgrader autograde" if name == "sequential" else f"gradekit grade --shards {name[-1]}"
         )
         print(f"{label:<36} {wall:8.1f} {wall / k:13.3f} {seq / wall:8.2f}")
     print(f"{'floor: 1-cell notebook, sequential':<36} {floor_wall:8.1f} {floor:13.3f}")

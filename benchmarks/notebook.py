@@ -13,7 +13,7 @@ import time
 import nbformat
 from nbclient import NotebookClient
 
-from gradekit.notebooks import SOURCE_NOTEBOOK, nbgrader_meta
+from gradekit.course.notebooks import SOURCE_NOTEBOOK, nbgrader_meta
 
 
 def run_once() -> tuple[float, float, dict[str, float]]:

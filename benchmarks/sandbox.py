@@ -31,14 +31,14 @@ import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
-from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
+from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
 from gradekit.sandbox import (
     Sandbox,
     SandboxedKernelManager,
     course_autograde_preprocessors,
     with_sandboxed_execute,
 )
-from gradekit.submissions import fill, reference_answers
+from simulation.submissions import fill, reference_answers
 
 MODES = ("unsandboxed", "sandboxed")
 

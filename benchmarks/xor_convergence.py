@@ -11,7 +11,7 @@ import random
 import statistics
 import time
 
-from gradekit.reference import load
+from simulation.reference import load
 
 
 def main() -> None:

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from gradekit import remote
-from gradekit.demo import hand_in, nbgrader  # noqa: F401  (hand_in: used by the test modules)
-from gradekit.lifeline import die_with_parent
-from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
-from gradekit.reference import load
+from gradekit.channel import remote
+from gradekit.cluster.lifeline import die_with_parent
+from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
+from simulation.demo import hand_in, nbgrader  # noqa: F401  (hand_in: used by the test modules)
+from simulation.reference import load
 
 # Property tests draw the same examples on every run and every machine: a failure always reproduces.
 settings.register_profile("kit", derandomize=True, deadline=None, max_examples=100)
@@ -73,7 +73,7 @@ for label, source in json.load(sys.stdin):
 
 class StudentProcess:
     """A second Python process that runs `cells` (a student's code), then answers on a channel
-    (gradekit.remote), as a world's process does when it is graded: `session` asks it questions,
+    (gradekit.channel.remote), as a world's process does when it is graded: `session` asks it questions,
     `names` is a namespace whose missing names are its globals."""
 
     def __init__(self, cells: list[str]):
@@ -104,10 +104,10 @@ class StudentProcess:
 
 
 def grade_with_shards(root: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    """`python -m gradekit.shards` on the course at `root` (intake, then autograding), run to the
+    """`python -m gradekit grade` on the course at `root` (intake, then autograding), run to the
     end; it dies with this process, and its nbgrader processes with it."""
     return subprocess.run(
-        [sys.executable, "-m", "gradekit.shards", "--course", str(root), *args],
+        [sys.executable, "-m", "gradekit", "grade", "--course", str(root), *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -1,5 +1,5 @@
-"""Submissions as they really arrive (gradekit.arrivals), graded end to end the way the kit grades:
-`python -m gradekit.shards` with a due date and nbgrader's "zero" late penalty. Every gradable case
+"""Submissions as they really arrive (simulation.arrivals), graded end to end the way the kit grades:
+`python -m gradekit grade` with a due date and nbgrader's "zero" late penalty. Every gradable case
 (the reference solution, renamed, re-encoded, split, pasted, late...) gets exactly its written-down
 scores, every case that cannot be graded is listed with its reason and has a row without a score,
 and the figures of the kit's export, nbgrader's export and the summary agree."""
@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from gradekit import arrivals, cohort, grades
-from gradekit.demo import nbgrader
+from gradekit.course.notebooks import ASSIGNMENT, EXERCISES, NOTEBOOK
+from gradekit.export import grades
 from gradekit.intake import INTAKE_DIR, Record
-from gradekit.notebooks import ASSIGNMENT, EXERCISES, NOTEBOOK
+from simulation import arrivals, cohort
+from simulation.demo import nbgrader
 from tests.conftest import grade_with_shards
 
 pytestmark = pytest.mark.course
@@ -28,7 +29,7 @@ CASES = {a.student: a for a in arrivals.catalog()}
 @dataclass
 class Run:
     root: Path
-    output: str  # what `python -m gradekit.shards` printed (not a terminal: a line per student)
+    output: str  # what `python -m gradekit grade` printed (not a terminal: a line per student)
     returncode: int
     grades: dict[str, grades.StudentGrades]
     log: str  # the shards' nbgrader logs, together
@@ -133,7 +134,7 @@ def test_exports_agree_after_the_late_penalty(run, tmp_path):
         run.root,
         "export",
         "--exporter",
-        "gradekit.grades.ExerciseCsvExport",
+        "gradekit.export.grades.ExerciseCsvExport",
         "--to",
         str(tmp_path / "kit.csv"),
     )

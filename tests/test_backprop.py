@@ -167,7 +167,7 @@ def test_deep_chain_has_no_recursion_limit(ref):
 GRADIENT_SCRIPT = textwrap.dedent(
     """
     import random
-    from gradekit.reference import load
+    from simulation.reference import load
     m = load()
     random.seed(5)
     model = m.MLP([3, 6, 6, 1])

@@ -31,7 +31,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from gradekit.notebooks import ASSIGNMENT, CHECKS_CELL, COURSE_ROOT, NOTEBOOK, grade_cells, nbgrader_meta
+from gradekit.course.notebooks import (
+    ASSIGNMENT,
+    CHECKS_CELL,
+    COURSE_ROOT,
+    NOTEBOOK,
+    grade_cells,
+    nbgrader_meta,
+)
 
 pytestmark = pytest.mark.browser
 

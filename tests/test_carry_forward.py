@@ -1,4 +1,4 @@
-"""Error carried forward (gradekit.carry_forward): worlds made of the reference solution and the
+"""Error carried forward (gradekit.checks.carry_forward): worlds made of the reference solution and the
 student's pieces, run here in a plain Python subprocess (the grader runs them in a sandboxed
 kernel)."""
 
@@ -12,10 +12,10 @@ import textwrap
 
 import pytest
 
-from gradekit import carry_forward as cf
-from gradekit.notebooks import SOURCE_NOTEBOOK, nbgrader_meta, read
-from gradekit.reference import solution_code
-from gradekit.submissions import reference_answers
+from gradekit.checks import carry_forward as cf
+from gradekit.course.notebooks import SOURCE_NOTEBOOK, nbgrader_meta, read
+from simulation.reference import solution_code
+from simulation.submissions import reference_answers
 
 pytestmark = pytest.mark.course
 

@@ -1,4 +1,4 @@
-"""The checks framework (gradekit.checks) and how the grader reads test cells (gradekit.probes):
+"""The checks framework (gradekit.checks) and how the grader reads test cells (gradekit.checks.probes):
 verdicts, every check running, the notebook's messages, what a kernel runs in a test cell's place
 (no check, no expected value), and the source notebook's test cells as the grader will read them."""
 
@@ -13,9 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gradekit import carry_forward, checks, probes
-from gradekit.notebooks import SOURCE_NOTEBOOK, grade_cells, nbgrader_meta, read
-from gradekit.reference import solution_code
+from gradekit import checks
+from gradekit.checks import carry_forward, framework, probes
+from gradekit.course.notebooks import SOURCE_NOTEBOOK, grade_cells, nbgrader_meta, read
+from simulation.reference import solution_code
 
 pytestmark = pytest.mark.course
 
@@ -269,15 +270,16 @@ def test_no_check_and_no_expected_value_of_the_course_reaches_a_kernel():
 def test_the_notebook_carries_an_exact_copy_of_the_checks_framework():
     nb = read(SOURCE_NOTEBOOK)
     copies = [c for c in nb.cells if nbgrader_meta(c).get("grade_id") == "check_helpers"]
-    assert len(copies) == 1, "one locked cell 'check_helpers' holds gradekit/checks.py"
-    framework = copies[0]
-    assert nbgrader_meta(framework).get("locked") and not nbgrader_meta(framework).get("grade")
-    with open(checks.__file__, encoding="utf-8") as fh:
-        assert framework.source == fh.read().rstrip("\n"), (
-            "the notebook's copy of gradekit/checks.py drifted: run ./kit demo (it copies it) and commit"
+    assert len(copies) == 1, "one locked cell 'check_helpers' holds gradekit/checks/framework.py"
+    copy = copies[0]
+    assert nbgrader_meta(copy).get("locked") and not nbgrader_meta(copy).get("grade")
+    with open(framework.__file__, encoding="utf-8") as fh:
+        assert copy.source == fh.read().rstrip("\n"), (
+            "the notebook's copy of gradekit/checks/framework.py drifted: run ./kit demo (it copies it)"
+            " and commit"
         )
     first_test = next(i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade"))
-    assert nb.cells.index(framework) < first_test
+    assert nb.cells.index(copy) < first_test
 
 
 # -- what the grader does with what a kernel said ----------------------------------------------------
@@ -286,8 +288,8 @@ def test_the_notebook_carries_an_exact_copy_of_the_checks_framework():
 def test_a_kernel_may_answer_a_cells_checks_for_the_sum_of_their_limits():
     from traitlets.config import Config
 
-    from gradekit.judge import JudgedExecute
-    from gradekit.plan import Plan
+    from gradekit.grading.judge import JudgedExecute
+    from gradekit.grading.plan import Plan
 
     cell = probes.TestCell.parse(
         "ex9_cell",
@@ -301,7 +303,7 @@ def test_a_kernel_may_answer_a_cells_checks_for_the_sum_of_their_limits():
 
 
 def test_only_what_the_students_process_said_is_censored():
-    from gradekit.plan import Plan
+    from gradekit.grading.plan import Plan
 
     plan = Plan(
         {}, {}, {}, None, [], frozenset({"secret_hidden_co", "ecret_hidden_cod"}), ("random.seed(7)",)
@@ -325,7 +327,7 @@ def test_only_what_the_students_process_said_is_censored():
 def test_feedback_redaction_leaves_the_judges_verdicts_alone_and_nothing_else():
     import nbformat
 
-    from gradekit.feedback import REDACTED, RedactHiddenTests
+    from gradekit.grading.feedback import REDACTED, RedactHiddenTests
 
     def cell(grade, gradekit):
         out = nbformat.v4.new_code_cell("pass")
@@ -408,10 +410,10 @@ def test_no_shipped_config_stops_a_check_before_its_limit(environment, monkeypat
     before anything stops the cell it runs in, however short the cell timeout of student cells."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    from gradekit.judge import JudgedExecute
-    from gradekit.notebooks import COURSE_ROOT
-    from gradekit.plan import Plan
-    from gradekit.remote import GRACE
+    from gradekit.channel.remote import GRACE
+    from gradekit.course.notebooks import COURSE_ROOT
+    from gradekit.grading.judge import JudgedExecute
+    from gradekit.grading.plan import Plan
 
     for name, value in environment.items():
         monkeypatch.setenv(name, value)

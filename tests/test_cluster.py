@@ -26,10 +26,12 @@ import nbformat
 import pytest
 
 from gradekit import hub
-from gradekit.demo import nbgrader
-from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK
-from gradekit.shards import executed, gradebook_state, grading_status, shard_of
-from gradekit.submissions import fill, reference_answers
+from gradekit.cluster.shard import shard_of
+from gradekit.cluster.status import executed, grading_status
+from gradekit.course.gradebook import gradebook_state
+from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK
+from simulation.demo import nbgrader
+from simulation.submissions import fill, reference_answers
 from tests.conftest import hand_in
 
 # the cohort of the shard tests, its sequential scores, a PostgreSQL database (fixtures, used by name)
@@ -193,9 +195,9 @@ def test_the_slurm_recipe_grades_like_one_sequential_autograde(
     hub.chown_tree(root, shared.instructor.user)  # the course, with what was handed in
     # What docs/scale.md asks to run on every node before the array, as the instructor.
     on_each_node = ["srun", "--nodes=1", "--ntasks-per-node=1", "python", "-m"]
-    sandbox = shared.run(*on_each_node, "gradekit.sandbox")
+    sandbox = shared.run(*on_each_node, "gradekit", "sandbox")
     assert sandbox.startswith("sandbox: available") and "user namespaces" in sandbox, sandbox
-    assert "postgresql" in shared.run(*on_each_node, "gradekit.shards", "--check-db")
+    assert "postgresql" in shared.run(*on_each_node, "gradekit", "check-db")
     start = time.monotonic()
     array, check = shared.submit()
     wait_for([array, check])

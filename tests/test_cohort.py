@@ -1,4 +1,4 @@
-"""Grades instructors can trust: a simulated cohort (gradekit.cohort), graded by nbgrader in one
+"""Grades instructors can trust: a simulated cohort (simulation.cohort), graded by nbgrader in one
 `autograde` run, must end with exactly the checks written down for every student (which failed,
 which passed only by error carried forward) and the per-exercise scores that follow; the export,
 the feedback and the grade report must agree with them; and a second run under another hash seed
@@ -27,9 +27,7 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook, MissingEntry
 
-from gradekit import cohort
-from gradekit.grades import StudentGrades, collect
-from gradekit.notebooks import (
+from gradekit.course.notebooks import (
     ASSIGNMENT,
     EXERCISES,
     NOTEBOOK,
@@ -38,6 +36,8 @@ from gradekit.notebooks import (
     read,
     secret_lines,
 )
+from gradekit.export.grades import StudentGrades, collect
+from simulation import cohort
 from tests.conftest import hand_in
 
 pytestmark = pytest.mark.course
@@ -304,7 +304,7 @@ def test_the_ready_made_autograd_case_runs_only_where_micrograd_is_installed(gra
 def test_exercise_csv_export_has_one_right_row_per_student(graded, tmp_path):
     target = tmp_path / "grades.csv"
     result = run_nbgrader(
-        graded.course, "export", "--exporter", "gradekit.grades.ExerciseCsvExport", "--to", str(target)
+        graded.course, "export", "--exporter", "gradekit.export.grades.ExerciseCsvExport", "--to", str(target)
     )
     assert result.returncode == 0, result.stdout[-2000:]
     with target.open(newline="") as fh:
@@ -399,11 +399,11 @@ def test_a_submission_that_reads_every_file_gets_nothing_secret(graded):
 
 
 def test_grade_report_shows_per_check_failure_rates(graded, tmp_path):
-    from gradekit import report
+    from gradekit.export import report
 
     target = tmp_path / "report.html"
     result = subprocess.run(
-        [sys.executable, "-m", "gradekit.report", "--to", str(target)],
+        [sys.executable, "-m", "gradekit", "report", "--to", str(target)],
         cwd=graded.course,
         text=True,
         capture_output=True,

@@ -15,9 +15,7 @@ import pytest
 from nbgrader.api import Gradebook
 from nbgrader.validator import Validator
 
-from gradekit import grades
-from gradekit.demo import nbgrader
-from gradekit.notebooks import (
+from gradekit.course.notebooks import (
     ASSIGNMENT,
     COURSE_ROOT,
     EXERCISES,
@@ -29,7 +27,9 @@ from gradekit.notebooks import (
     read,
     secret_lines,
 )
-from gradekit.submissions import fill, reference_answers
+from gradekit.export import grades
+from simulation.demo import nbgrader
+from simulation.submissions import fill, reference_answers
 from tests.conftest import hand_in
 
 pytestmark = pytest.mark.course
@@ -220,7 +220,7 @@ def test_demo_runs_end_to_end(tmp_path):
         (tmp_path / item).parent.mkdir(parents=True, exist_ok=True)
         (shutil.copytree if src.is_dir() else shutil.copy)(src, tmp_path / item)
     result = subprocess.run(
-        [sys.executable, "-m", "gradekit.demo", "--small", "--course", str(tmp_path)],
+        [sys.executable, "-m", "simulation.demo", "--small", "--course", str(tmp_path)],
         capture_output=True,
         text=True,
         check=True,

@@ -1,5 +1,5 @@
 """The course as a class uses it, end to end in a real browser: the demo JupyterHub of `./kit hub`
-(gradekit/hub.py), real unix accounts, nbgrader's exchange.
+(gradekit/hub/__init__.py), real unix accounts, nbgrader's exchange.
 
 The instructor generates and releases the assignment in formgrader; two students log in, fetch it
 from JupyterLab's *Assignments* tab, work on it (one writes the reference solution, one only
@@ -30,9 +30,9 @@ import pytest
 from nbgrader.api import Gradebook
 
 from gradekit import hub as kit_hub
-from gradekit.lifeline import die_with_parent
-from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
-from gradekit.submissions import fill, only, reference_answers, region_exercises
+from gradekit.cluster.lifeline import die_with_parent
+from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
+from simulation.submissions import fill, only, reference_answers, region_exercises
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, require
 
 pytestmark = pytest.mark.hub
@@ -211,7 +211,7 @@ def test_a_class_on_jupyterhub_from_release_to_feedback(hub):
             # 3. The instructor collects, autogrades (sandboxed), makes and releases feedback.
             course = f"~/{COURSE}"
             as_user(hub, hub.instructor, f"cd {course} && nbgrader collect {ASSIGNMENT}")
-            graded = as_user(hub, hub.instructor, f"cd {course} && python -m gradekit.shards --shards 1")
+            graded = as_user(hub, hub.instructor, f"cd {course} && python -m gradekit grade --shards 1")
             assert "summary: shards=1 students=2 graded=2 failed=0" in graded.stderr, graded.stderr
             as_user(hub, hub.instructor, f"cd {course} && nbgrader generate_feedback {ASSIGNMENT}")
             as_user(hub, hub.instructor, f"cd {course} && nbgrader release_feedback {ASSIGNMENT}")
@@ -273,7 +273,7 @@ def test_a_class_on_jupyterhub_from_release_to_feedback(hub):
 def test_collect_takes_only_what_a_student_submitted_themselves(hub):
     """What an adversarial review of the hub did with the world-writable inbound folder, as a
     student (alice), against bob and the grade: each forged folder is skipped with the reason, and
-    bob's own submission is what the instructor collects (gradekit.exchange.SafeCollect)."""
+    bob's own submission is what the instructor collects (gradekit.intake.exchange.SafeCollect)."""
     alice, bob = hub.students
     course = f"~/{COURSE}"
     as_user(hub, hub.instructor, f"cd {course} && nbgrader generate_assignment {ASSIGNMENT} --force")

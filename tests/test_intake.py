@@ -1,7 +1,6 @@
-"""Submissions as they arrive (gradekit/intake.py, gradekit/timestamps.py): read each time as the time
-it states, each file as the notebook it is, and make every folder gradable or say why not, losing
-nothing. Unit-level, on a tiny nbgrader notebook; the end-to-end autograde of gradekit/arrivals.py
-is elsewhere."""
+"""Submissions as they arrive (gradekit/intake/): read each time as the time it states, each file
+as the notebook it is, and make every folder gradable or say why not, losing nothing. Unit-level,
+on a tiny nbgrader notebook; the end-to-end autograde of simulation/arrivals.py is elsewhere."""
 
 from __future__ import annotations
 
@@ -23,10 +22,11 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbgrader.api import Gradebook
 from nbgrader.utils import parse_utc
 
-from gradekit import intake, timestamps
+from gradekit import cli, intake
+from gradekit.course import Course
+from gradekit.course.notebooks import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
 from gradekit.intake import (
     INTAKE_DIR,
-    Course,
     Expected,
     NotANotebook,
     Record,
@@ -36,10 +36,10 @@ from gradekit.intake import (
     parse_notebook,
     take_in,
     take_in_folder,
+    timestamps,
 )
-from gradekit.notebooks import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
-from gradekit.submissions import fill, reference_answers
-from gradekit.timestamps import nbgrader_reads, nbgrader_timestamp, read_timestamp
+from gradekit.intake.timestamps import nbgrader_reads, nbgrader_timestamp, read_timestamp
+from simulation.submissions import fill, reference_answers
 
 # ---------------------------------------------------------------------------------------------
 # timestamps.read_timestamp
@@ -937,7 +937,7 @@ def test_the_command_line_lists_who_is_not_gradable_and_exits_1(fresh_course, so
         },
     )
     result = subprocess.run(
-        [sys.executable, "-m", "gradekit.intake", "--course", str(fresh_course)],
+        [sys.executable, "-m", "gradekit", "intake", "--course", str(fresh_course)],
         capture_output=True,
         text=True,
     )
@@ -956,8 +956,8 @@ def test_the_command_line_lists_who_is_not_gradable_and_exits_1(fresh_course, so
 @pytest.mark.course
 def test_the_command_line_exits_0_when_everybody_is_gradable_and_2_without_a_release(fresh_course, solved):
     hand_in_course(fresh_course, {"ok": {NOTEBOOK: solved}})
-    assert intake.main(["--course", str(fresh_course)]) == 0
-    assert intake.main(["--course", str(fresh_course), "no_such_assignment"]) == 2
+    assert cli.main(["intake", "--course", str(fresh_course)]) == 0
+    assert cli.main(["intake", "--course", str(fresh_course), "no_such_assignment"]) == 2
 
 
 @pytest.mark.course

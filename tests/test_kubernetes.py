@@ -7,7 +7,7 @@ checked without one is checked:
 - the rules the API server adds to the schema (an Indexed Job needs completions, a pod failure
   policy needs restartPolicy Never, FailIndex needs backoffLimitPerIndex) and the recipe's own
   (as many shards as completions, the same commands as the tested Slurm recipe, exit codes 1 and 2
-  final as gradekit.shards documents them, every pod on the course volume);
+  final as gradekit.cluster.runner documents them, every pod on the course volume);
 - the pods' commands, run as the kubelet runs them (`sh -c ARGS` in the working directory, with the
   container's environment and JOB_COMPLETION_INDEX), every index then the check Job, grade the
   course like one sequential `nbgrader autograde` (PostgreSQL, as in tests/test_shards.py).
@@ -28,10 +28,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from gradekit.demo import nbgrader
-from gradekit.lifeline import die_with_parent
-from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT
-from gradekit.shards import gradebook_state, shard_of
+from gradekit.cluster.lifeline import die_with_parent
+from gradekit.cluster.shard import shard_of
+from gradekit.course.gradebook import gradebook_state
+from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT
+from simulation.demo import nbgrader
 from tests.conftest import hand_in
 
 # the cohort of the shard tests, its sequential scores, a PostgreSQL database (fixtures, used by name)
@@ -94,13 +95,13 @@ def test_the_validator_catches_what_a_typo_or_an_old_cluster_would():
 
 
 def shards_commands(script: str) -> list[list[str]]:
-    """The `python -m gradekit.shards ...` commands of a shell script or `sh -c` line, in order,
+    """The `python -m gradekit grade ...` commands of a shell script or `sh -c` line, in order,
     each as its arguments after the module name."""
     found = []
     for part in re.split(r"[;\n]|\|\|", script):
         words = shlex.split(part, comments=True)
         words = [w for w in words if w not in ("exec", "true")]
-        if words[:3] == ["python", "-m", "gradekit.shards"]:
+        if words[:3] == ["python", "-m", "gradekit", "grade"]:
             found.append(words[3:])
     return found
 
@@ -118,7 +119,7 @@ def test_the_jobs_run_the_commands_of_the_tested_slurm_recipe():
 
     # The recipe's: a pod evicted or preempted is replaced without counting as a failure; exit codes
     # 1 (some students cannot be graded) and 2 (database or course unusable) are final; 3 and 130
-    # (incomplete, interrupted) are worth a new pod (gradekit.shards).
+    # (incomplete, interrupted) are worth a new pod (gradekit.cluster.runner).
     evicted = {"type": "DisruptionTarget", "status": "True"}
     assert disrupted == {"action": "Ignore", "onPodConditions": [evicted]}
     assert final["onExitCodes"] == {"containerName": "shard", "operator": "In", "values": [1, 2]}

@@ -1,4 +1,4 @@
-"""LMS downloads (gradekit/lms.py): `nbgrader zip_collect` files every upload of a Canvas archive to
+"""LMS downloads (gradekit/intake/lms.py): `nbgrader zip_collect` files every upload of a Canvas archive to
 its student under the name the student gave it, remembers who the LMS marked late and which files
 name nobody, and intake then makes each folder gradable or says why not."""
 
@@ -14,11 +14,12 @@ import pytest
 from nbgrader.api import Gradebook
 from nbgrader.utils import parse_utc
 
-from gradekit import intake
-from gradekit.demo import nbgrader
-from gradekit.lms import LmsCollector
-from gradekit.notebooks import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
-from gradekit.submissions import fill, reference_answers
+from gradekit import cli, intake
+from gradekit.course import Course
+from gradekit.course.notebooks import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
+from gradekit.intake.lms import LmsCollector
+from simulation.demo import nbgrader
+from simulation.submissions import fill, reference_answers
 
 EXTRACTED = "/course/downloaded/mini_auto_grad/extracted/submissions"
 
@@ -179,7 +180,7 @@ def test_zip_collect_files_lms_downloads(fresh_course, release_nb):
     nbgrader(fresh_course, "zip_collect", ASSIGNMENT)
     submitted = fresh_course / "submitted"
     assert nbformat.read(submitted / "doea" / ASSIGNMENT / "mini_auto_grad-1.ipynb", 4) == handed_in["doea"]
-    intake.take_in(intake.Course.load(fresh_course))
+    intake.take_in(Course.load(fresh_course))
     for student, nb in handed_in.items():
         collected = submitted / student / ASSIGNMENT / NOTEBOOK
         assert nbformat.read(collected, 4) == nb, f"{student}'s notebook was not filed under their id"
@@ -228,7 +229,7 @@ def test_every_upload_of_a_canvas_archive_reaches_its_student(fresh_course, rele
     due = dt.datetime(2026, 1, 15, 23, 59)
     with Gradebook(f"sqlite:///{fresh_course / 'gradebook.db'}") as gradebook:
         gradebook.update_or_create_assignment(ASSIGNMENT, duedate=due)
-    assert intake.main(["--course", str(fresh_course)]) == 1
+    assert cli.main(["intake", "--course", str(fresh_course)]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert "not gradable: pyonly: no notebook mini_auto_grad.ipynb; handed in: mini_auto_grad.py" in lines
     assert "unclaimed: mini_auto_grad.ipynb (no student id in its name; see nbgrader_config.py)" in lines

@@ -1,4 +1,4 @@
-"""Grades into the LMS (gradekit.lms_export): Canvas's and Moodle's gradebook import CSVs, written
+"""Grades into the LMS (gradekit.export.lms_export): Canvas's and Moodle's gradebook import CSVs, written
 by `nbgrader export` from a graded course with a late, a not gradable and an absent student, and a
 student the LMS knows by another id (nbgrader's `lms_user_id`)."""
 
@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from gradekit import arrivals
-from gradekit.demo import nbgrader
-from gradekit.notebooks import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
-from gradekit.submissions import fill, reference_answers
+from gradekit.course.notebooks import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
+from simulation import arrivals
+from simulation.demo import nbgrader
+from simulation.submissions import fill, reference_answers
 from tests.conftest import grade_with_shards
 
 pytestmark = pytest.mark.course
@@ -52,7 +52,7 @@ def graded(course, release_nb, tmp_path_factory) -> Path:
 
 def export(root: Path, exporter: str, tmp_path: Path) -> list[list[str]]:
     target = tmp_path / f"{exporter}.csv"
-    nbgrader(root, "export", "--exporter", f"gradekit.lms_export.{exporter}", "--to", str(target))
+    nbgrader(root, "export", "--exporter", f"gradekit.export.lms_export.{exporter}", "--to", str(target))
     with target.open(newline="", encoding="utf-8") as fh:
         return list(csv.reader(fh))
 
@@ -100,7 +100,7 @@ def test_only_the_students_asked_for(graded, tmp_path):
         graded,
         "export",
         "--exporter",
-        "gradekit.lms_export.MoodleCsvExport",
+        "gradekit.export.lms_export.MoodleCsvExport",
         "--to",
         str(target),
         "--student",

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gradekit import checks, probes
-from gradekit.notebooks import SOURCE_NOTEBOOK, nbgrader_meta, read
+from gradekit import checks
+from gradekit.checks import probes
+from gradekit.course.notebooks import SOURCE_NOTEBOOK, nbgrader_meta, read
 
 pytestmark = pytest.mark.course
 

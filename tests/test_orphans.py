@@ -2,9 +2,9 @@
 sandboxed kernel it started dies with it within a few seconds.
 
 Two links hold the chain together:
-  - nbgrader -> kernel: bubblewrap's `--die-with-parent` (gradekit/sandbox.py);
-  - `python -m gradekit.shards` -> nbgrader: nbgrader runs in a session of its own, so only
-    `preexec_fn=die_with_parent()` (gradekit/lifeline.py, PR_SET_PDEATHSIG) ends it.
+  - nbgrader -> kernel: bubblewrap's `--die-with-parent` (gradekit/sandbox/__init__.py);
+  - `python -m gradekit grade` -> nbgrader: nbgrader runs in a session of its own, so only
+    `preexec_fn=die_with_parent()` (gradekit/cluster/lifeline.py, PR_SET_PDEATHSIG) ends it.
 
 Each test grades one student whose first solution cell announces itself (a file in the sandbox's own
 /tmp, seen from here through /proc/<kernel>/root) and then sleeps for two minutes. Once the kernel is
@@ -27,9 +27,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from gradekit.lifeline import die_with_parent
-from gradekit.notebooks import ASSIGNMENT, SOURCE_NOTEBOOK, nbgrader_meta
-from gradekit.submissions import fill, reference_answers
+from gradekit.cluster.lifeline import die_with_parent
+from gradekit.course.notebooks import ASSIGNMENT, SOURCE_NOTEBOOK, nbgrader_meta
+from simulation.submissions import fill, reference_answers
 from tests.conftest import hand_in
 
 pytestmark = pytest.mark.course
@@ -194,16 +194,25 @@ def test_killing_nbgrader_kills_its_sandboxed_kernels(sleeping_course, tmp_path)
 
 
 def test_killing_the_shard_runner_kills_nbgrader_and_its_kernels(sleeping_course, tmp_path):
-    """`python -m gradekit.shards` killed by SIGKILL (no handler runs, nothing signals its
+    """`python -m gradekit grade` killed by SIGKILL (no handler runs, nothing signals its
     shards) while a shard's sandboxed kernel runs a long cell: the shard's nbgrader, although in a
     session of its own, and its kernel and bwrap processes are gone within DEATH_TIMEOUT
-    (PR_SET_PDEATHSIG from gradekit.lifeline, then bubblewrap's --die-with-parent)."""
-    command = [sys.executable, "-m", "gradekit.shards", "--shards", "1", "--course", str(sleeping_course)]
+    (PR_SET_PDEATHSIG from gradekit.cluster.lifeline, then bubblewrap's --die-with-parent)."""
+    command = [
+        sys.executable,
+        "-m",
+        "gradekit",
+        "grade",
+        "--shards",
+        "1",
+        "--course",
+        str(sleeping_course),
+    ]
     log = tmp_path / "shards.log"
     with grading(command, REPO, log) as (runner, seen):
         victims = wait_for_long_cell(runner, seen, log)
-        # the shard's nbgrader: its autograde app, started as gradekit.autograde_shard
-        nbgraders = [p for p in victims if "gradekit.autograde_shard" in argv(p)]
+        # the shard's nbgrader: its autograde app, started as gradekit.cluster.autograde_shard
+        nbgraders = [p for p in victims if "gradekit.cluster.autograde_shard" in argv(p)]
         assert len(nbgraders) == 1, describe(victims)
         # The hard case: nothing sent to the runner's session or process group reaches nbgrader.
         assert os.getsid(nbgraders[0].pid) == nbgraders[0].pid != os.getsid(runner.pid)
@@ -214,7 +223,7 @@ def test_killing_the_shard_runner_kills_nbgrader_and_its_kernels(sleeping_course
 
 ADOPTER = """
 import subprocess, time
-from gradekit.lifeline import adopt_orphans, children, end_orphans
+from gradekit.cluster.lifeline import adopt_orphans, children, end_orphans
 assert adopt_orphans()
 # a child that starts a grandchild and ends at once, as nbgrader killed while its bwrap starts
 middle = subprocess.Popen(["sh", "-c", "sleep 300 & echo $!"], stdout=subprocess.PIPE, text=True)
@@ -232,7 +241,7 @@ print("ended", end_orphans(keep=set()), flush=True)
 def test_the_shard_runner_ends_what_a_killed_child_left_behind():
     """A process whose parent died before it armed PR_SET_PDEATHSIG (a bwrap still starting when
     Slurm signals every process of a cancelled job) is adopted by the grading process that
-    called adopt_orphans (`python -m gradekit.shards` does), not by init, and end_orphans ends it."""
+    called adopt_orphans (`python -m gradekit grade` does), not by init, and end_orphans ends it."""
     result = subprocess.run(
         [sys.executable, "-c", ADOPTER],
         cwd=REPO,
@@ -255,7 +264,7 @@ def test_the_shard_runner_ends_what_a_killed_child_left_behind():
 
 ENDED_ON_ITS_OWN = """
 import subprocess, time
-from gradekit.lifeline import adopt_orphans, children, end_orphans, state
+from gradekit.cluster.lifeline import adopt_orphans, children, end_orphans, state
 assert adopt_orphans()
 # a grandchild that ends on its own after its parent did: adopted, then a zombie until reaped (as
 # the processes a sandbox starts and ends in an ordinary run)

@@ -16,9 +16,9 @@ import ast
 
 import pytest
 
-from gradekit import carry_forward, probes, runner
-from gradekit.checks import verdict
-from gradekit.notebooks import SOURCE_NOTEBOOK, nbgrader_meta, read
+from gradekit.checks import carry_forward, probes, verdict
+from gradekit.course.notebooks import SOURCE_NOTEBOOK, nbgrader_meta, read
+from gradekit.grading import runner
 from tests.conftest import StudentProcess
 
 pytestmark = pytest.mark.course

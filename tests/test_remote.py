@@ -1,4 +1,4 @@
-"""The grading channel (gradekit.remote, gradekit.remote_server): checks run in the grader's
+"""The grading channel (gradekit.channel.remote, gradekit.channel.server): checks run in the grader's
 process on stand-ins for the student's objects, in a real second process. Python's semantics as a
 probe sees them (identity, isinstance, exceptions, operators, iteration, copies of plain data), the
 snapshot of plain attributes and when it goes stale, time limits, and what the student's process
@@ -11,7 +11,10 @@ import time
 
 import pytest
 
-from gradekit import checks, probes, remote, runner
+from gradekit import checks
+from gradekit.channel import remote
+from gradekit.checks import probes
+from gradekit.grading import runner
 from tests.conftest import StudentProcess
 
 pytestmark = pytest.mark.course

@@ -24,10 +24,17 @@ from conftest import hand_in
 from nbgrader.api import Gradebook
 from traitlets.config.loader import PyFileConfigLoader
 
-from gradekit import grades
-from gradekit.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, hidden_test_lines, read
+from gradekit.course.notebooks import (
+    ASSIGNMENT,
+    COURSE_ROOT,
+    NOTEBOOK,
+    SOURCE_NOTEBOOK,
+    hidden_test_lines,
+    read,
+)
+from gradekit.export import grades
 from gradekit.sandbox import course_autograde_preprocessors, with_sandboxed_execute
-from gradekit.submissions import fill, reference_answers
+from simulation.submissions import fill, reference_answers
 
 pytestmark = pytest.mark.course
 
@@ -327,7 +334,7 @@ def tcp_server():
 def test_the_sandbox_works_here():
     assert shutil.which("bwrap"), "bubblewrap is required to autograde (apt-get install bubblewrap)"
     result = subprocess.run(
-        [sys.executable, "-m", "gradekit.sandbox"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "gradekit", "sandbox"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0 and "sandbox: available" in result.stdout, result.stdout + result.stderr
 
@@ -525,7 +532,7 @@ def test_course_config_uses_the_sandbox():
     sandboxed = [s for s in steps if issubclass(s, SandboxedExecute)]
     assert sandboxed and Execute not in steps, (
         "nbgrader_config.py does not enable the sandbox: in c.Autograde.autograde_preprocessors, "
-        "put gradekit.judge.JudgedExecute (or gradekit.sandbox.SandboxedExecute) in place of "
+        "put gradekit.grading.judge.JudgedExecute (or gradekit.sandbox.SandboxedExecute) in place of "
         "nbgrader.preprocessors.Execute"
     )
     config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_ROOT)).load_config()

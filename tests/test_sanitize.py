@@ -1,8 +1,8 @@
-"""What autograde does to a submission besides running it: the sanitize steps (gradekit/sanitize.py)
+"""What autograde does to a submission besides running it: the sanitize steps (gradekit/grading/sanitize.py)
 on a tiny assignment whose gradebook nbgrader's own preprocessors build in a temporary SQLite file,
 as `nbgrader generate_assignment` would (split and pasted cells, test cells restored without the
 false checksum warning, a real change logged), and the output budget of a graded cell
-(gradekit/outputs.py), fed kernel messages without a kernel."""
+(gradekit/grading/outputs.py), fed kernel messages without a kernel."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ from nbgrader.preprocessors import (
     SaveCells,
 )
 
-from gradekit.notebooks import nbgrader_meta
-from gradekit.outputs import ERROR_LINES, ERROR_TEXT, NOTE, REMOVED, OutputBudget
-from gradekit.sanitize import CHANGED_LOCKED_CELL, DeduplicateCells, RestoreCells
+from gradekit.course.notebooks import nbgrader_meta
+from gradekit.grading.outputs import ERROR_LINES, ERROR_TEXT, NOTE, REMOVED, OutputBudget
+from gradekit.grading.sanitize import CHANGED_LOCKED_CELL, DeduplicateCells, RestoreCells
 
 ASSIGNMENT, NOTEBOOK, STUDENT = "tiny", "tiny", "alice"
 

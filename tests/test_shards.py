@@ -1,4 +1,4 @@
-"""Sharded autograding (gradekit.shards) against SQLite and a real PostgreSQL server: shards graded in
+"""Sharded autograding (gradekit.cluster) against SQLite and a real PostgreSQL server: shards graded in
 parallel, or killed midway and completed with --only-missing, give exactly the per-cell scores of
 one sequential `nbgrader autograde`, with one submission per student.
 
@@ -25,22 +25,21 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from gradekit import grades
-from gradekit.demo import nbgrader
-from gradekit.lifeline import die_with_parent
-from gradekit.notebooks import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK, grade_cells, read
-from gradekit.shards import (
+from gradekit.cluster.lifeline import die_with_parent
+from gradekit.cluster.shard import shard_of
+from gradekit.cluster.status import executed, missing_reason
+from gradekit.course import Course
+from gradekit.course.gradebook import (
     DatabaseError,
     GradebookState,
     check_database,
-    course_db_url,
-    executed,
     gradebook_state,
-    missing_reason,
     normalized_db_url,
-    shard_of,
 )
-from gradekit.submissions import fill, only, reference_answers, region_exercises
+from gradekit.course.notebooks import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK, grade_cells, read
+from gradekit.export import grades
+from simulation.demo import nbgrader
+from simulation.submissions import fill, only, reference_answers, region_exercises
 from tests.conftest import hand_in
 
 pytestmark = pytest.mark.course
@@ -145,10 +144,11 @@ def graded_course(request, course, cohort, tmp_path) -> tuple[Path, str]:
     return root, db_url
 
 
-def shards(root: Path, db_url: str, *args: str, **popen):
-    """`python -m gradekit.shards` on the course; Popen if asked for, else run to the end. It dies
-    with this process (and its nbgrader processes with it): a killed test run leaves nothing."""
-    command = [sys.executable, "-m", "gradekit.shards", "--course", str(root), "--db", db_url, *args]
+def shards(root: Path, db_url: str, *args: str, command: str = "grade", **popen):
+    """`python -m gradekit grade` (or another `command`) on the course; Popen if asked for, else
+    run to the end. It dies with this process (and its nbgrader processes with it): a killed test
+    run leaves nothing."""
+    command = [sys.executable, "-m", "gradekit", command, "--course", str(root), "--db", db_url, *args]
     if popen:
         return subprocess.Popen(command, text=True, preexec_fn=die_with_parent(), **popen)
     return subprocess.run(command, capture_output=True, text=True, timeout=900, preexec_fn=die_with_parent())
@@ -240,7 +240,7 @@ def test_killed_shard_then_only_missing_gives_the_sequential_scores(graded_cours
     # The kill left a sanitized, unexecuted notebook: plain nbgrader would skip it as "existing".
     left = sorted(set(partial_and_done(root, mine)[0]) - UNGRADABLE)
     assert left, "the kill should have caught a student midway"
-    status = shards(root, db_url, "--status")
+    status = shards(root, db_url, command="status")
     assert status.returncode == 1
     for student in left:
         assert f"missing: {student}: " in status.stdout
@@ -271,7 +271,7 @@ def test_killed_shard_then_only_missing_gives_the_sequential_scores(graded_cours
     assert sum(c["not_gradable"] for c in found) == len(UNGRADABLE)
     assert_same_as_sequential(db_url, cohort, sequential)
 
-    final = shards(root, db_url, "--status")
+    final = shards(root, db_url, command="status")
     assert set(re.findall(r"^missing: (\w+):", final.stdout, re.M)) == UNGRADABLE
 
 
@@ -332,15 +332,15 @@ def test_a_roster_too_long_for_one_command_line_argument(fresh_course, release_n
         )
     answers = reference_answers(SOURCE_NOTEBOOK)
     hand_in(fresh_course, {"reference": fill(release_nb, answers), "blank": release_nb})
-    result = shards(fresh_course, course_db_url(fresh_course), "--shards", "1")
+    result = shards(fresh_course, Course.load(fresh_course).db_url, "--shards", "1")
     assert result.returncode == 0, result.stderr
     assert summary(result.stderr) == counts(shards=1, students=2, graded=2)
     exclude = (fresh_course / "logs" / "autograde" / "shard-0-of-1.exclude").read_text().split()
     assert len(exclude) == len(roster) and len(",".join(exclude)) > 128 * 1024
-    scores = scores_of(course_db_url(fresh_course))
+    scores = scores_of(Course.load(fresh_course).db_url)
     assert scores["reference"] == grade_cells(read(SOURCE_NOTEBOOK))
     assert sum(scores["blank"].values()) == 0
-    assert gradebook_state(course_db_url(fresh_course)).submissions == {"reference": 1, "blank": 1}
+    assert gradebook_state(Course.load(fresh_course).db_url).submissions == {"reference": 1, "blank": 1}
 
 
 def test_status_counts_a_student_who_handed_in_no_notebook(fresh_course):
@@ -350,12 +350,12 @@ def test_status_counts_a_student_who_handed_in_no_notebook(fresh_course):
     folder = fresh_course / "submitted" / "py_only" / ASSIGNMENT
     folder.mkdir(parents=True)
     (folder / "mini_auto_grad.py").write_text("print('my homework')\n")
-    db_url = course_db_url(fresh_course)
-    before = shards(fresh_course, db_url, "--status")  # not taken in yet
+    db_url = Course.load(fresh_course).db_url
+    before = shards(fresh_course, db_url, command="status")  # not taken in yet
     assert before.returncode == 1 and "missing: py_only: " in before.stdout, before.stdout
     graded = shards(fresh_course, db_url, "--shards", "1", "--only-missing")
     assert graded.returncode == 1 and "not gradable: py_only: " in graded.stderr, graded.stderr
-    status = shards(fresh_course, db_url, "--status")
+    status = shards(fresh_course, db_url, command="status")
     assert status.returncode == 1, status.stdout
     assert "missing: py_only: not gradable: " in status.stdout
     assert "status: students=1 graded=0 missing=1" in status.stdout
@@ -435,10 +435,10 @@ def test_the_database_is_checked_before_anything_runs(course, tmp_path):
 def test_a_server_that_answers_on_a_second_try_is_waited_for(course, monkeypatch):
     """Forty grading jobs starting at once can meet "too many clients", or a server restarting: the
     runner tries again (--retries) before it gives up (exit 2, final for a Kubernetes index)."""
-    from gradekit import shards as runner
+    from gradekit.course import gradebook as module
 
     gradebook = f"sqlite:///{course / 'gradebook.db'}"
-    check = runner._check_database
+    check = module._check_database
     attempts = []
 
     def refused_once(url, assignment):
@@ -447,7 +447,7 @@ def test_a_server_that_answers_on_a_second_try_is_waited_for(course, monkeypatch
             return check("postgresql+psycopg2://grader:secret@127.0.0.1:1/course", assignment)
         return check(url, assignment)
 
-    monkeypatch.setattr(runner, "_check_database", refused_once)
+    monkeypatch.setattr(module, "_check_database", refused_once)
     with pytest.raises(DatabaseError, match="cannot use the gradebook postgresql"):
         check_database(gradebook)  # no retries: at once
     attempts.clear()
@@ -470,7 +470,16 @@ def test_the_sqlite_url_is_absolute_and_waits_for_locks(tmp_path, monkeypatch):
 
 def test_the_command_line_refuses_a_bad_database_before_grading(course):
     result = subprocess.run(
-        [sys.executable, "-m", "gradekit.shards", "--course", str(course), "--db", "sqlite:////nowhere/g.db"],
+        [
+            sys.executable,
+            "-m",
+            "gradekit",
+            "grade",
+            "--course",
+            str(course),
+            "--db",
+            "sqlite:////nowhere/g.db",
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -488,7 +497,7 @@ def test_on_a_terminal_the_progress_is_a_bar(fresh_course, release_nb):
     hand_in(fresh_course, {"blank": release_nb, "also_blank": release_nb})
     controller, terminal = pty.openpty()
     runner = shards(
-        fresh_course, course_db_url(fresh_course), "--shards", "1", stdout=terminal, stderr=terminal
+        fresh_course, Course.load(fresh_course).db_url, "--shards", "1", stdout=terminal, stderr=terminal
     )
     os.close(terminal)
     chunks = []

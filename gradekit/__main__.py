@@ -1,0 +1,7 @@
+"""`python -m gradekit <command>`: see gradekit.cli."""
+
+import sys
+
+from gradekit.cli import main
+
+sys.exit(main())

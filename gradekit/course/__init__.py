@@ -1,0 +1,107 @@
+"""The course as the kit sees it: the one `Course` model, its notebooks and its gradebook.
+
+- `Course` (here): where a course's release, submissions and gradebook are, read once from its
+  nbgrader_config.py as nbgrader reads it, and who its students are;
+- `notebooks`: the course's paths and nbgrader's metadata of its cells (points, grade ids, what is
+  secret);
+- `gradebook`: the gradebook's URL as every process must use it, whether it can be used, and what
+  it knows of an assignment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from gradekit.course.gradebook import normalized_db_url
+from gradekit.course.notebooks import ASSIGNMENT
+
+CONFIG_FILE = "nbgrader_config.py"
+
+
+@dataclass
+class Course:
+    """Where one assignment's release, submissions and gradebook are.
+
+    `root`: the course root; `db_url`: the gradebook, normalized (`gradebook.normalized_db_url`);
+    `submitted`, `release`: nbgrader's folders (`CourseDirectory`), `release` for this assignment;
+    `config`: the course's nbgrader configuration (traitlets Config), loaded once."""
+
+    root: Path
+    assignment: str
+    db_url: str
+    submitted: Path
+    release: Path
+    config: object = None
+
+    @classmethod
+    def from_coursedir(cls, coursedir, assignment: str, config=None) -> Course:
+        """From nbgrader's own CourseDirectory (inside an nbgrader command)."""
+        root = Path(coursedir.root)
+        return cls(
+            root,
+            assignment,
+            normalized_db_url(coursedir.db_url),
+            Path(coursedir.format_path(coursedir.submitted_directory, ".", ".")).resolve(),
+            Path(coursedir.format_path(coursedir.release_directory, ".", assignment)).resolve(),
+            config if config is not None else coursedir.config,
+        )
+
+    @classmethod
+    def load(cls, root: Path, assignment: str = ASSIGNMENT, db_url: str | None = None) -> Course:
+        """From the course's nbgrader_config.py, as nbgrader would read it. The gradebook is
+        `db_url` if given, else NBGRADER_DB_URL if set, else what the config says, else nbgrader's
+        default (gradebook.db in the root)."""
+        from nbgrader.coursedir import CourseDirectory
+
+        root = Path(root).resolve()
+        config = load_config(root)
+        coursedir = CourseDirectory(config=config)
+        coursedir.root = str(root)
+        chosen = db_url or os.environ.get("NBGRADER_DB_URL")
+        if chosen:
+            coursedir.db_url = chosen
+        return cls.from_coursedir(coursedir, assignment, config)
+
+    def folder(self, student: str) -> Path:
+        """submitted/<student>/<assignment>/"""
+        return self.submitted / student / self.assignment
+
+    def due(self) -> dt.datetime | None:
+        """The assignment's due date in the gradebook (naive UTC, as nbgrader keeps it), or None."""
+        from nbgrader.api import Gradebook, MissingEntry
+
+        with Gradebook(self.db_url) as gradebook:
+            try:
+                return gradebook.find_assignment(self.assignment).duedate
+            except MissingEntry:
+                return None
+
+    def students(self) -> list[str]:
+        """Every student folder in submitted/ that has something for this assignment: its
+        assignment folder, or a notebook dropped loose beside it (hidden folders are not students,
+        as for nbgrader's glob). The one list of students of every command."""
+        if not self.submitted.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.submitted.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and ((p / self.assignment).is_dir() or _loose(p))
+        )
+
+
+def load_config(root: Path):
+    """The course's nbgrader configuration (an empty one if it has no nbgrader_config.py): the
+    one loader of the file, for every command of the kit."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    if not (Path(root) / CONFIG_FILE).exists():
+        return Config()
+    return PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+
+
+def _loose(student_folder: Path) -> bool:
+    return any(p.suffix.lower() == ".ipynb" for p in student_folder.iterdir() if p.is_file())

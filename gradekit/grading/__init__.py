@@ -1,0 +1,12 @@
+"""Autograding, as nbgrader's preprocessors (configured in nbgrader_config.py).
+
+- `judge`: the autograde step: the student's cells in the sandboxed kernel, the checks in the
+  grader (`JudgedExecute`, in the place of nbgrader's Execute);
+- `runner`: a test cell's checks run against a student's process;
+- `plan`: what the grader knows of an assignment, and where a verdict is decided (`Plan.judge`);
+- `worlds`: error carried forward, run (each failed check again in the world of its pieces);
+- `render`: a cell's verdicts as people read them;
+- `sanitize`: nbgrader's sanitizing, with split or pasted cells and changed test cells handled;
+- `outputs`: a cell's output capped in bytes;
+- `feedback`: feedback that never shows hidden tests.
+"""
