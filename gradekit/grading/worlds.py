@@ -27,7 +27,7 @@ from gradekit.checks import carry_forward
 from gradekit.grading import runner
 from gradekit.grading.plan import Plan
 from gradekit.grading.render import carried_note
-from gradekit.sandbox import Sandbox, SandboxUnavailable, protected_paths, seccomp_fd
+from gradekit.sandbox import Sandbox, protected_paths, seccomp_fd
 
 # Runs a world: each [label, source] read as JSON from stdin, in order, in __main__.
 RUNNER = """\
@@ -108,22 +108,19 @@ def run_world(execute, nb, resources, plan: Plan, cells: list[str], wanted: dict
     try:
         cwd = (resources or {}).get("metadata", {}).get("path") or os.getcwd()
         command = [kernel_python(execute, nb), "-c", RUNNER]
-        sandbox = Sandbox(parent=execute)
-        reason, env = sandbox.unavailable_reason(), {}
-        if reason is None:
+        env = {}
+        if Sandbox(parent=execute).decide(execute.log):
             unused = os.path.join(folder, "connection.json")
             Path(unused).write_text("{}")
-            command = sandbox.command(
+            command = Sandbox(parent=execute).command(
                 command,
                 cwd=cwd,
                 connection_file=unused,
                 protected=[folder, *protected_paths(execute.config)],
                 seccomp=filter_fd,
             )
-        elif sandbox.allow_unsandboxed:
-            env = dict(os.environ)
         else:
-            raise SandboxUnavailable(sandbox.refusal(reason))
+            env = dict(os.environ)
         process = subprocess.Popen(
             command,
             stdin=subprocess.PIPE,

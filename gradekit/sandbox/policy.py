@@ -1,0 +1,140 @@
+"""What the sandbox allows: its configuration (`c.Sandbox.*` in nbgrader_config.py), its limits,
+its environment, whether it can run on this machine, and the one rule for when it cannot."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+
+from traitlets import Bool, Dict, Integer, List, Unicode, default
+from traitlets.config import Configurable
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+ALLOW_ENV = "GRADEKIT_ALLOW_UNSANDBOXED"
+
+
+class SandboxUnavailable(RuntimeError):
+    """bwrap is missing or cannot create the sandbox, and unsandboxed grading is not allowed."""
+
+
+class Sandbox(Configurable):
+    """The sandbox that every autograded kernel runs in (`c.Sandbox.*` in nbgrader_config.py)."""
+
+    allow_unsandboxed = Bool(
+        help="Grade without a sandbox when bwrap is missing or unusable. Student code then runs with "
+        "the grader's rights and can rewrite the gradebook: only for trusted code. "
+        f"Default: True if the environment variable {ALLOW_ENV}=1, else False.",
+    ).tag(config=True)
+
+    @default("allow_unsandboxed")
+    def _allow_unsandboxed_default(self) -> bool:
+        return os.environ.get(ALLOW_ENV, "") == "1"
+
+    bwrap = Unicode("bwrap", help="The bubblewrap executable (a name on PATH or a path).").tag(config=True)
+    memory_limit = Integer(2 * GiB, help="Address space per process in bytes (RLIMIT_AS).").tag(config=True)
+    cpu_time_limit = Integer(300, help="CPU seconds per process (RLIMIT_CPU).").tag(config=True)
+    max_processes = Integer(
+        64, help="Processes and threads in the sandbox, the kernel's own threads included (RLIMIT_NPROC)."
+    ).tag(config=True)
+    max_file_size = Integer(64 * MiB, help="Largest file a kernel may write (RLIMIT_FSIZE).").tag(config=True)
+    max_open_files = Integer(1024, help="Open file descriptors per process (RLIMIT_NOFILE).").tag(config=True)
+    scratch_size = Integer(
+        64 * MiB, help="Size of the tmpfs at the kernel's working directory (new files go there)."
+    ).tag(config=True)
+    tmp_size = Integer(64 * MiB, help="Size of the sandbox's /tmp (also its HOME) and of /dev/shm.").tag(
+        config=True
+    )
+    first_uid = Integer(
+        40000, help="As root: the kernel runs as a random uid in [first_uid, first_uid + uid_count)."
+    ).tag(config=True)
+    uid_count = Integer(20000, help="See first_uid.").tag(config=True)
+    read_only_paths = List(
+        Unicode(),
+        help="More host paths the kernel may read (data sets, fonts...), mounted read-only at the same path.",
+    ).tag(config=True)
+    pass_env = List(
+        Unicode(),
+        ["NBGRADER_EXECUTION", "LANG", "LC_ALL", "TZ", "PYTHONHASHSEED"],
+        help="Environment variables passed into the sandbox; every other one is dropped.",
+    ).tag(config=True)
+    env = Dict(Unicode(), help="More environment variables set in the sandbox.").tag(config=True)
+
+    # -- availability ------------------------------------------------------------------------------
+
+    def bwrap_path(self) -> str | None:
+        return shutil.which(self.bwrap)
+
+    def unavailable_reason(self) -> str | None:
+        """None if sandboxed kernels can run here, else why not (in words for the instructor)."""
+        bwrap = self.bwrap_path()
+        if bwrap is None:
+            return f"bubblewrap ({self.bwrap!r}) is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+        if os.geteuid() == 0:
+            for tool in ("setpriv", "prlimit"):
+                if shutil.which(tool) is None:
+                    return f"{tool} (util-linux) is not installed"
+        elif shutil.which("prlimit") is None:
+            return "prlimit (util-linux) is not installed"
+        from gradekit.sandbox.bwrap import probe
+
+        return probe(bwrap)
+
+    def decide(self, log, reason: str | None = None) -> bool:
+        """The one rule: True to run student code sandboxed; False to run it without a sandbox,
+        when the sandbox cannot run here (`reason`, default `unavailable_reason()`) but
+        `allow_unsandboxed` says so (warned on `log`); else raise SandboxUnavailable with the
+        refusal an instructor reads."""
+        reason = self.unavailable_reason() if reason is None else reason
+        if reason is None:
+            return True
+        if self.allow_unsandboxed:
+            log.warning("Grading WITHOUT a sandbox (Sandbox.allow_unsandboxed = True): %s", reason)
+            return False
+        raise SandboxUnavailable(self.refusal(reason))
+
+    def refusal(self, reason: str) -> str:
+        return (
+            f"Refusing to autograde: student code must run in a sandbox, but {reason}. "
+            "Install bubblewrap (see docs/sandbox.md), or, only for code you trust, allow grading "
+            "without a sandbox with c.Sandbox.allow_unsandboxed = True in nbgrader_config.py "
+            f"or {ALLOW_ENV}=1."
+        )
+
+    # -- the command -------------------------------------------------------------------------------
+
+    def command(self, kernel_cmd: list[str], **options) -> list[str]:
+        """`kernel_cmd` wrapped in bwrap, setpriv (as root) and prlimit: see
+        gradekit.sandbox.bwrap.command, which takes the same keyword `options`."""
+        from gradekit.sandbox import bwrap
+
+        return bwrap.command(self, kernel_cmd, **options)
+
+    def pick_uid(self) -> int:
+        return self.first_uid + secrets.randbelow(self.uid_count)
+
+    def limits(self) -> list[str]:
+        cpu = self.cpu_time_limit
+        return [
+            f"--as={self.memory_limit}",
+            f"--cpu={cpu}:{cpu + 5}",
+            f"--nproc={self.max_processes}",
+            f"--fsize={self.max_file_size}",
+            f"--nofile={self.max_open_files}",
+            "--core=0",
+        ]
+
+    def environment(self, python: str) -> dict[str, str]:
+        env = {name: os.environ[name] for name in self.pass_env if name in os.environ}
+        env.setdefault("LANG", "C.UTF-8")
+        env.update(
+            PATH=os.pathsep.join([os.path.dirname(python), "/usr/local/bin", "/usr/bin", "/bin"]),
+            HOME="/tmp",
+            TMPDIR="/tmp",
+            PYTHONDONTWRITEBYTECODE="1",
+            # ipykernel: 1 means "no parent to watch" (bwrap watches it), and no console banner.
+            JPY_PARENT_PID="1",
+        )
+        env.update(self.env)
+        return env
