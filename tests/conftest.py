@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from gradekit.channel import remote
+from gradekit import channel
 from gradekit.cluster.lifeline import die_with_parent
 from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
 from simulation.demo import hand_in, nbgrader  # noqa: F401  (hand_in: used by the test modules)
@@ -73,14 +73,14 @@ for label, source in json.load(sys.stdin):
 
 class StudentProcess:
     """A second Python process that runs `cells` (a student's code), then answers on a channel
-    (gradekit.channel.remote), as a world's process does when it is graded: `session` asks it questions,
+    (gradekit.channel), as a world's process does when it is graded: `session` asks it questions,
     `names` is a namespace whose missing names are its globals."""
 
     def __init__(self, cells: list[str]):
-        mine, theirs = remote.channel_pair()
-        program = [["setup", remote.server_code(theirs.fileno())]]
+        mine, theirs = channel.channel_pair()
+        program = [["setup", channel.server_code(theirs.fileno())]]
         program += [[f"cell {i}", code] for i, code in enumerate(cells)]
-        program.append(["serve", remote.serve_code()])
+        program.append(["serve", channel.serve_code()])
         self.process = subprocess.Popen(
             [sys.executable, "-c", PROGRAM % str(COURSE_ROOT)],
             stdin=subprocess.PIPE,
@@ -91,13 +91,13 @@ class StudentProcess:
         theirs.close()
         self.process.stdin.write(json.dumps(program).encode())
         self.process.stdin.close()
-        self.session = remote.Session(mine, cell_allowance=60)
+        self.session = channel.Session(mine, cell_allowance=60)
         self.session.ready()
         self.session.cell_allowance = 20
-        self.names = remote.Namespace(self.session, {})
+        self.names = channel.Namespace(self.session, {})
 
     def close(self) -> None:
-        with contextlib.suppress(remote.Stuck):
+        with contextlib.suppress(channel.Stuck):
             self.session.done()
         self.process.kill()
         self.process.wait()

@@ -410,7 +410,7 @@ def test_no_shipped_config_stops_a_check_before_its_limit(environment, monkeypat
     before anything stops the cell it runs in, however short the cell timeout of student cells."""
     from traitlets.config.loader import PyFileConfigLoader
 
-    from gradekit.channel.remote import GRACE
+    from gradekit.channel import GRACE
     from gradekit.course.notebooks import COURSE_ROOT
     from gradekit.grading.judge import JudgedExecute
     from gradekit.grading.plan import Plan

@@ -1,4 +1,4 @@
-"""The grading channel (gradekit.channel.remote, gradekit.channel.server): checks run in the grader's
+"""The grading channel (gradekit.channel, gradekit.channel.server): checks run in the grader's
 process on stand-ins for the student's objects, in a real second process. Python's semantics as a
 probe sees them (identity, isinstance, exceptions, operators, iteration, copies of plain data), the
 snapshot of plain attributes and when it goes stale, time limits, and what the student's process
@@ -11,8 +11,7 @@ import time
 
 import pytest
 
-from gradekit import checks
-from gradekit.channel import remote
+from gradekit import channel, checks
 from gradekit.checks import probes
 from gradekit.grading import runner
 from tests.conftest import StudentProcess
@@ -184,7 +183,7 @@ def test_a_probe_that_ignores_its_limit_costs_that_check_and_stops_the_run(stude
     run = runner.run_checks(s.session, cell, ["ignores", "after"], 5.0)
     assert run.stuck == "ignores" and not run.gone
     assert run.outcomes == {"ignores": {"error": runner.KEPT_RUNNING}}  # "after" runs in a new kernel
-    assert time.monotonic() - start < 0.3 + remote.GRACE + 2
+    assert time.monotonic() - start < 0.3 + channel.GRACE + 2
 
 
 def test_a_dead_process_is_a_dead_kernel(student):

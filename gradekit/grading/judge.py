@@ -32,23 +32,22 @@ import copy
 import math
 import os
 import signal
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.utils import is_grade, is_solution
 from traitlets import Bool, Float, Integer
 
-from gradekit.channel import remote
+from gradekit import channel
 from gradekit.checks import carry_forward, framework
 from gradekit.course.notebooks import CHECKS_CELL, nbgrader_meta
 from gradekit.grading import runner, worlds
+from gradekit.grading.judge_thread import JudgeThread
 from gradekit.grading.outputs import OutputBudget
 from gradekit.grading.plan import Plan
-from gradekit.grading.render import render_html, render_text
+from gradekit.grading.writeback import write_student_cells, write_verdicts
 from gradekit.sandbox import SandboxedExecute
 
 
@@ -97,7 +96,7 @@ def setup_code(fd: int) -> str:
     `report` and `identify` of the notebook's checks cell (in spec mode: they never run a probe,
     as the checks run in the grader)."""
     source = Path(framework.__file__).read_text(encoding="utf-8")
-    return remote.server_code(fd) + (
+    return channel.server_code(fd) + (
         "def _gradekit_checks(source):\n"
         "    import sys, types\n"
         "    module = types.ModuleType('gradekit_checks')\n"
@@ -129,7 +128,7 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
     _current = -1
     _run: KernelRun | None = None
     _plan: Plan | None = None
-    _session: remote.Session | None = None
+    _session: channel.Session | None = None
     _judge: JudgeThread | None = None
     unasked = 0  # messages of the student's processes that answered no question (this submission)
     _student_end = None
@@ -164,7 +163,7 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
         check's own limit plus the grace after it, and a margin. The grader stops a check at its
         limit itself; this is only the guard behind it."""
         limits = [item.limit or self.probe_limit for item in self._plan.specs[grade_id] if item.name in names]
-        return math.ceil(sum(limit + remote.GRACE for limit in limits) + 30)
+        return math.ceil(sum(limit + channel.GRACE for limit in limits) + 30)
 
     def _update_display_id(self, display_id, msg):
         # Code run by a check must not rewrite what an earlier cell displayed (the feedback shows it).
@@ -218,7 +217,7 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
         done: dict = {}  # (grade_id, check) -> outcome of a check that need not run again
         killers: dict[int, int] = {}  # notebook cell -> 1: run its definitions only, 2: leave it out
         for _ in range(self.max_kernel_deaths + 1):
-            layout = self._layout(nb, plan, done, killers, remote.current_cpu())
+            layout = self._layout(nb, plan, done, killers, channel.current_cpu())
             run = self._execute(layout, nb, resources)
             if run.died is None:
                 return {**run.outcomes, **done}, run, killers
@@ -261,7 +260,7 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
                 test = plan.cells[grade_id]
                 names = tuple(s.name for s in test.sites if not s.hidden and (grade_id, s.name) not in done)
                 layout.add(
-                    test.shadow_code() + "\n" + remote.serve_code(cpu),
+                    test.shadow_code() + "\n" + channel.serve_code(cpu),
                     Role("checks", index, grade_id, names),
                     cell,
                 )
@@ -277,17 +276,17 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
         for grade_id, test in plan.cells.items():
             names = tuple(n for n in test.hidden_names if (grade_id, n) not in done)
             if names:
-                layout.add(remote.serve_code(cpu), Role("checks", -1, grade_id, names))
+                layout.add(channel.serve_code(cpu), Role("checks", -1, grade_id, names))
         return layout
 
     def _execute(self, layout: Layout, nb, resources) -> KernelRun:
         """Execute the cells of `layout` in a new sandboxed kernel, the checks running here."""
-        grader_end, student_end = remote.channel_pair()
+        grader_end, student_end = channel.channel_pair()
         layout.cells[0].source = setup_code(student_end.fileno())
         notebook = nbformat.v4.new_notebook(cells=layout.cells, metadata=copy.deepcopy(nb.metadata))
         run = KernelRun(notebook, layout)
         self._run, self._current = run, -1
-        self._session = remote.Session(grader_end, cell_allowance=self.probe_limit)
+        self._session = channel.Session(grader_end, cell_allowance=self.probe_limit)
         self._student_end, self._extra_fds = student_end, (student_end.fileno(),)
         self._judge = JudgeThread(self, run, self._session)
         self._judge.start()
@@ -326,8 +325,6 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
                 sources.append(cell.source)
         return sources
 
-    # -- writing the results -------------------------------------------------------------------
-
     def _write(self, nb, run: KernelRun, plan: Plan, results, killers: dict[int, int]) -> None:
         nb.metadata["language_info"] = run.notebook.metadata.get(
             "language_info", nb.metadata.get("language_info", {})
@@ -335,139 +332,5 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
         # what the student's processes wrote to the grader's channel that answered no question:
         # forgery attempts (they count for nothing), worth a look (gradekit.export.report)
         nb.metadata["gradekit"] = {"unasked_messages": self.unasked}
-        for executed, role in zip(run.notebook.cells, run.layout.roles):
-            if role.kind == "student":
-                original = nb.cells[role.index]
-                original.outputs = executed.outputs
-                original.execution_count = executed.execution_count
-            elif role.kind in ("killed", "definitions"):
-                original = nb.cells[role.index]
-                said = (
-                    "the kernel stopped in this cell (it exited, crashed, or ignored the interrupt at the "
-                    "time limit)"
-                )
-                if role.kind == "definitions":
-                    kept = sorted(
-                        set().union(
-                            *map(carry_forward.defined_names, carry_forward.parse_cells([executed.source]))
-                        )
-                    )
-                    said += (
-                        "; the grader ran the notebook again with only this cell's definitions"
-                        + (f" ({', '.join(kept)})" if kept else "")
-                        + ", not the rest of the cell"
-                    )
-                else:
-                    said += "; the grader ran the notebook again without it"
-                original.outputs = [
-                    nbformat.v4.new_output(
-                        "error", ename="KernelDied", evalue=said, traceback=[f"KernelDied: {said}"]
-                    )
-                ]
-        counts = {}  # grade_id -> the execution count of its cell in the notebook's own place
-        for executed, role in zip(run.notebook.cells, run.layout.roles):
-            if role.kind == "checks":
-                counts.setdefault(role.grade_id, executed.execution_count)
-        for cell in nb.cells:
-            grade_id = nbgrader_meta(cell).get("grade_id")
-            # "gradekit" metadata marks the verdicts this grader wrote; none other may carry it
-            cell.metadata.pop("gradekit", None)
-            if grade_id not in plan.cells or not is_grade(cell) or is_solution(cell):
-                continue
-            found = list(results[grade_id].values())
-            score = round(sum(r.score for r in found), 6)
-            cell.outputs = [
-                nbformat.v4.new_output(
-                    "display_data",
-                    data={
-                        "text/plain": render_text(grade_id, found),
-                        "text/html": render_html(grade_id, found),
-                    },
-                ),
-                nbformat.v4.new_output(
-                    "execute_result",
-                    data={
-                        "text/plain": f"{score:g}",
-                        "text/html": f"<p><strong>{score:g}</strong> of {plan.points[grade_id]:g} points</p>",
-                    },
-                    execution_count=counts.get(grade_id),
-                ),
-            ]
-            cell.execution_count = counts.get(grade_id)
-            cell.metadata["gradekit"] = {"score": score, "checks": [r.as_dict() for r in found]}
-
-
-class JudgeThread:
-    """The grader's side of one kernel run, in a thread of its own: it runs each test cell's checks
-    while the kernel executes the cell that answers them (`checks(role)`, then `wait(role)`), and
-    between them reads and drops whatever the kernel writes to the channel, so that a submission
-    that writes there (forged "results") never blocks on a full socket. When the kernel stops
-    answering during a check (it ignored the time limit), the kernel is ended, so that the cell's
-    execution ends too."""
-
-    def __init__(self, execute: JudgedExecute, run: KernelRun, session: remote.Session):
-        self.execute, self.run, self.session = execute, run, session
-        self.wakeup_read, self.wakeup_write = os.pipe()
-        self.todo: list[Role | None] = []
-        self.done = threading.Event()
-        self.thread = threading.Thread(target=self._main, name="gradekit-judge", daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def checks(self, role: Role) -> None:
-        """Run the checks of `role` now (the kernel is about to answer them)."""
-        self.done.clear()
-        self.todo.append(role)
-        os.write(self.wakeup_write, b"c")
-
-    def wait(self, role: Role) -> None:
-        """Wait until the checks of `role` are done; end the kernel if they never are."""
-        if not self.done.wait(self.execute.checks_timeout(role.grade_id, role.names)):
-            self.execute.kill_kernel()
-            self.done.wait(remote.GRACE + 5)
-
-    def stop(self) -> None:
-        self.todo.append(None)
-        os.write(self.wakeup_write, b"s")
-        self.thread.join(remote.GRACE + 5)
-        os.close(self.wakeup_read)
-        os.close(self.wakeup_write)
-
-    def _main(self) -> None:
-        with remote.pinned(self.run.layout.cpu):
-            while True:
-                self.session.wire.drain_until_readable(self.wakeup_read)
-                os.read(self.wakeup_read, 1)
-                role = self.todo.pop(0)
-                if role is None:
-                    return
-                try:
-                    self._judge(role)
-                finally:
-                    self.done.set()
-
-    def _judge(self, role: Role) -> None:
-        execute, run, session = self.execute, self.run, self.session
-        cell = execute._plan.cells[role.grade_id]
-
-        def started(name):
-            run.started.append((role.grade_id, name))
-
-        try:
-            session.ready()
-        except remote.Stuck:
-            run.stuck = (role.grade_id, "")
-            execute.kill_kernel()
-            return
-        result = runner.run_checks(session, cell, role.names, execute.probe_limit, started)
-        for name, outcome in result.outcomes.items():
-            run.outcomes[(role.grade_id, name)] = outcome
-        if result.stuck is None:
-            try:
-                session.done()
-                return
-            except remote.Stuck:
-                result.stuck = ""
-        run.stuck = (role.grade_id, result.stuck) if result.stuck else run.stuck
-        execute.kill_kernel()
+        write_student_cells(nb, run.notebook.cells, run.layout.roles)
+        write_verdicts(nb, run.notebook.cells, run.layout.roles, plan, results)

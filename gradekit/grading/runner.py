@@ -1,7 +1,7 @@
-"""A test cell's checks, run in the grader against a student's process (gradekit.channel.remote).
+"""A test cell's checks, run in the grader against a student's process (gradekit.channel).
 
 `run_checks` executes a test cell's code (hidden checks and expectations included: this is the
-grader's process) in a `remote.Namespace`, so that the student's names are stand-ins for the
+grader's process) in a `channel.Namespace`, so that the student's names are stand-ins for the
 student's objects, and runs the probes it is asked for, one at a time, each with its time limit.
 What each probe returned, or the exception it raised, is its *outcome*; the verdict is taken from
 it later (gradekit.checks.verdict). Nothing of this reaches the student's process but the questions
@@ -15,8 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gradekit import checks
-from gradekit.channel import remote
+from gradekit import channel, checks
 from gradekit.checks import probes
 
 KERNEL_DIED = {
@@ -38,7 +37,7 @@ class CellRun:
 
 
 def run_checks(
-    session: remote.Session,
+    session: channel.Session,
     cell: probes.TestCell,
     names: list[str] | set[str],
     default_limit: float,
@@ -49,7 +48,7 @@ def run_checks(
     the first check during which the process stops answering (`CellRun.stuck`)."""
     run = CellRun()
     wanted = set(names)
-    namespace = remote.Namespace(
+    namespace = channel.Namespace(
         session,
         {"check": checks.check, "report": checks.report, "identify": checks.identify, "__name__": "__main__"},
     )
@@ -58,7 +57,7 @@ def run_checks(
         with probes.spec_mode():
             exec(cell.code, namespace)
             found = list(checks.spec_checks())
-    except remote.Stuck as exc:
+    except channel.Stuck as exc:
         run.stuck, run.gone = "", "gone" in str(exc)
         return run
     except Exception as exc:  # the cell's own code failed (its author's mistake, or a missing name)
@@ -84,24 +83,24 @@ def run_checks(
                     run.outcomes[item.name] = observe(item, session, limit)
                 finally:
                     namespace.end_check()
-        except remote.Stuck as exc:
+        except channel.Stuck as exc:
             run.stuck, run.gone = item.name, "gone" in str(exc)
             run.outcomes[item.name] = {"error": KERNEL_DIED if run.gone else KEPT_RUNNING}
             return run
     return run
 
 
-def observe(item: checks.Check, session: remote.Session, limit: float) -> dict:
+def observe(item: checks.Check, session: channel.Session, limit: float) -> dict:
     """Run the probe of `item` for at most `limit` seconds of the student's code: {"value": plain
-    data} or {"error": {"type", "message"}}, and "seconds" it took. Raises remote.Stuck when the
+    data} or {"error": {"type", "message"}}, and "seconds" it took. Raises channel.Stuck when the
     student's process stops answering."""
     start = time.monotonic()
     session.limit(limit)
     try:
         outcome = {"value": json.loads(json.dumps(checks.plain(item.probe())))}
-    except remote.ProbeTimeout:
+    except channel.ProbeTimeout:
         outcome = {"error": {"type": "Timeout", "message": f"still running after {limit:g} s"}}
-    except remote.Stuck:
+    except channel.Stuck:
         raise
     except BaseException as exc:  # SystemExit too: a check never ends anything
         outcome = {"error": checks.failure(exc)}

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpecManager
 
-from gradekit.channel import remote
+from gradekit import channel
 from gradekit.checks import carry_forward
 from gradekit.grading import runner
 from gradekit.grading.plan import Plan
@@ -95,12 +95,12 @@ def run_world(execute, nb, resources, plan: Plan, cells: list[str], wanted: dict
     """Run `cells` in a fresh sandboxed Python process, then the checks `wanted` (grade_id ->
     names) against it: their outcomes ((grade_id, name) -> outcome), and the check during which the
     process stopped answering (None if it did not)."""
-    grader_end, student_end = remote.channel_pair()
+    grader_end, student_end = channel.channel_pair()
     fd = student_end.fileno()
-    program = [["<gradekit setup>", remote.server_code(fd)]]
+    program = [["<gradekit setup>", channel.server_code(fd)]]
     program += [[f"<gradekit world cell {i}>", source] for i, source in enumerate(cells)]
-    cpu = remote.current_cpu()
-    program.append(["<gradekit checks>", remote.serve_code(cpu)])
+    cpu = channel.current_cpu()
+    program.append(["<gradekit checks>", channel.serve_code(cpu)])
     folder = tempfile.mkdtemp(prefix="gradekit-world-")
     filter_fd = seccomp_fd()
     outcomes, stopped = {}, None
@@ -138,8 +138,8 @@ def run_world(execute, nb, resources, plan: Plan, cells: list[str], wanted: dict
         process.stdin.close()
         cell_timeout = execute.timeout if execute.timeout and execute.timeout > 0 else 30
         # the student's definitions and the world's code run first: they get the cell timeout
-        session = remote.Session(grader_end, cell_allowance=cell_timeout * (1 + len(cells)))
-        with remote.pinned(cpu):
+        session = channel.Session(grader_end, cell_allowance=cell_timeout * (1 + len(cells)))
+        with channel.pinned(cpu):
             stopped = _judge_world(execute, plan, session, wanted, outcomes)
         execute.unasked += session.wire.ignored
     finally:
@@ -158,11 +158,11 @@ def run_world(execute, nb, resources, plan: Plan, cells: list[str], wanted: dict
     return outcomes, stopped
 
 
-def _judge_world(execute, plan: Plan, session: remote.Session, wanted, outcomes: dict):
+def _judge_world(execute, plan: Plan, session: channel.Session, wanted, outcomes: dict):
     """The checks `wanted` against a world's process; the check it stopped in, or None."""
     try:
         session.ready()
-    except (remote.Stuck, NameError):
+    except (channel.Stuck, NameError):
         return ("", "")
     session.cell_allowance = execute.probe_limit
     for grade_id, names in wanted.items():
@@ -170,7 +170,7 @@ def _judge_world(execute, plan: Plan, session: remote.Session, wanted, outcomes:
         outcomes.update({(grade_id, name): outcome for name, outcome in run.outcomes.items()})
         if run.stuck is not None:
             return (grade_id, run.stuck)
-    with contextlib.suppress(remote.Stuck):
+    with contextlib.suppress(channel.Stuck):
         session.done()
     return None
 
