@@ -131,9 +131,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     course: Path = args.course.resolve()
     start = time.perf_counter()
+    logs = course / "logs"
+    clean(course)
+    db_url = generate(course, logs)
+    cases = hand_in_everyone(course, args.small)
+    # Intake, then autograding in two shards; not gradable students are listed in the summary.
+    os.environ["NBGRADER_CELL_TIMEOUT"] = DEMO_CELL_TIMEOUT
+    runner.run(course, shards=2, db_url=db_url, stream=sys.stdout)
+    nbgrader(course, "generate_feedback", ASSIGNMENT, "--force", check=False, log=logs / "feedback.log")
+    exporter = "gradekit.export.grades.ExerciseCsvExport"
+    nbgrader(
+        course, "export", "--exporter", exporter, "--to", "grades_by_exercise.csv", log=logs / "export.log"
+    )
+    cli.main(["report", "--course", str(course), "--to", str(course / "report.html")])
+    wrong = print_table(course, db_url, cases)
+    print(f"\nfeedback: {course / 'feedback'}\nexport:   {course / 'grades_by_exercise.csv'}")
+    print(f"report:   {course / 'report.html'}\nlogs:     {logs}")
+    print(f"done in {time.perf_counter() - start:.1f} s")
+    return 1 if wrong else 0
 
-    # A fresh gradebook and fresh outputs, so the run shows exactly what this source produces.
-    # (autograded/README.md is committed: it stays.)
+
+def clean(course: Path) -> None:
+    """A fresh gradebook and fresh outputs, so the run shows exactly what this source produces
+    (autograded/README.md is committed: it stays)."""
     generated = [course / name for name in ("gradebook.db", "submitted", "feedback", "logs")]
     generated += [p for p in (course / "autograded").glob("*") if p.name != "README.md"]
     for path in generated:
@@ -141,8 +161,11 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(path)
         elif path.exists() or path.is_symlink():
             path.unlink()
-    logs = course / "logs"
 
+
+def generate(course: Path, logs: Path) -> str:
+    """release/ and solutions/ from source/ (the checks framework copied in first); the gradebook,
+    with the demo's due date."""
     source = course / "source" / ASSIGNMENT / NOTEBOOK
     if sync_checks_cell(source):
         print(f"copied gradekit/checks/framework.py into {source} (cell {CHECKS_CELL})")
@@ -151,31 +174,25 @@ def main(argv: list[str] | None = None) -> int:
     nbgrader(course, "generate_solution", ASSIGNMENT, "--force", log=logs / "generate.log")
     db_url = f"sqlite:///{course / 'gradebook.db'}"
     arrivals.give_due_date(db_url)
+    return db_url
+
+
+def hand_in_everyone(course: Path, small: bool) -> dict[str, cohort.Case | arrivals.Arrival]:
+    """The simulated cohort and the arrivals handed in (a few of each when `small`): student -> case."""
     kit = cohort.Kit.load(course)
     cases: dict[str, cohort.Case | arrivals.Arrival] = {
-        c.student: c for c in cohort.catalog() if not args.small or c.student in SMALL
+        c.student: c for c in cohort.catalog() if not small or c.student in SMALL
     }
     hand_in(course, cohort.build([c for c in cases.values() if isinstance(c, cohort.Case)], kit))
-    handed = [a for a in arrivals.catalog() if not args.small or a.student in SMALL_ARRIVALS]
+    handed = [a for a in arrivals.catalog() if not small or a.student in SMALL_ARRIVALS]
     arrivals.hand_in(lambda student: course / "submitted" / student / ASSIGNMENT, handed, kit)
     cases.update({a.student: a for a in handed})
     print(f"handed in: {len(cases)} students, due {arrivals.DUE}")
+    return cases
 
-    # Intake, then autograding in two shards; not gradable students are listed in the summary.
-    os.environ["NBGRADER_CELL_TIMEOUT"] = DEMO_CELL_TIMEOUT
-    runner.run(course, shards=2, db_url=db_url, stream=sys.stdout)
-    nbgrader(course, "generate_feedback", ASSIGNMENT, "--force", check=False, log=logs / "feedback.log")
-    nbgrader(
-        course,
-        "export",
-        "--exporter",
-        "gradekit.export.grades.ExerciseCsvExport",
-        "--to",
-        "grades_by_exercise.csv",
-        log=logs / "export.log",
-    )
-    cli.main(["report", "--course", str(course), "--to", str(course / "report.html")])
 
+def print_table(course: Path, db_url: str, cases) -> list:
+    """The per-exercise table with what each student must get; the students who did not get it."""
     with Gradebook(db_url) as gradebook:
         everyone = grades.collect(gradebook, ASSIGNMENT, course)
     table = grades.table(everyone, extra=("expected", lambda student: expected_column(cases, student)))
@@ -187,10 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             f"NOT AS EXPECTED: {g.student}: got {got_column(g)}, expected {expected_column(cases, g.student)}"
         )
     print(f"\nas expected: {len(everyone) - len(wrong)}/{len(everyone)} students")
-    print(f"\nfeedback: {course / 'feedback'}\nexport:   {course / 'grades_by_exercise.csv'}")
-    print(f"report:   {course / 'report.html'}\nlogs:     {logs}")
-    print(f"done in {time.perf_counter() - start:.1f} s")
-    return 1 if wrong else 0
+    return wrong
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""The simulated cohort's cases, by kind (see simulation.cohort)."""
