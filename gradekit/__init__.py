@@ -1,22 +1,27 @@
-"""The course kit's own code: only what nbgrader lacks for the mini_auto_grad course.
+"""The course kit: only what nbgrader lacks, through nbgrader's own plugin and preprocessor points.
 
-Course content and nbgrader metadata:
-- `notebooks`: where the course's notebooks live; what their nbgrader cells hold (points, secrets).
-- `reference`: the reference solution, executed from the source notebook itself.
-- `submissions`: submissions made from the release by filling its solution stubs.
+The folders follow the pipeline of a course, from the source notebook to the grades:
 
-Grading, through nbgrader's plugin and preprocessor points (configured in nbgrader_config.py):
-- `checks`: the tests' framework: named checks with points and hints (copied into the notebook).
-- `probes`: test cells as the grader reads them: their checks, and code without expected values.
-- `judge`: the autograde step: checks run in the sandboxed kernel and are judged outside it.
-- `carry_forward`: a failed check runs again with the reference for the pieces it is not about.
-- `sandbox`: every student kernel of `nbgrader autograde` runs in a bubblewrap sandbox.
-- `feedback`: feedback that never shows hidden tests.
-- `grades`: per-exercise scores, and an nbgrader export plugin for them.
-- `report`: the HTML grade report.
-- `shards`: autograding split into shards that run in parallel (and on several machines).
+- `course/`: the course as the kit sees it: the one `Course` model (paths, nbgrader_config.py,
+  gradebook URL, students), its notebooks' nbgrader metadata, its gradebook;
+- `checks/`: what a test cell is made of (named checks, the notebook's copy of `framework.py`), how
+  the grader reads test cells (`probes`), and the pieces of the solution a check is about
+  (`carry_forward`);
+- `channel/`: the grading channel: checks run in the grader, on the student's objects in the
+  student's sandboxed process (`server.py` is the student's side);
+- `grading/`: nbgrader's autograde step, replaced (`judge`), a cell's checks against a student's
+  process (`runner`), where a verdict is decided (`plan`), error carried forward run (`worlds`),
+  sanitizing, output caps, feedback;
+- `sandbox/`: every student process runs in bubblewrap (`policy`, `bwrap`, `seccomp`, `kernels`,
+  `autograde`);
+- `intake/`: submissions as they arrive: which file is the notebook (`files`), where a student's
+  folder is judged gradable (`folder`), timestamps, LMS archives, nbgrader's exchange;
+- `cluster/`: grading in shards, here or on a cluster: where a shard starts (`shard`), who is
+  missing (`status`), the run (`runner`), progress, summary, the processes' lifeline;
+- `export/`: grades out: per-exercise CSV, Canvas and Moodle files, the HTML report;
+- `hub/`: `./kit hub`, a demo JupyterHub;
+- `cli.py`: every command, `python -m gradekit <command>`.
 
-Demonstration:
-- `cohort`: a simulated cohort, each submission with the score it must get.
-- `demo`: the main job end to end (`./kit demo`).
+Simulated students (the cohort, real-world arrivals, `./kit demo`) are not part of the kit: they
+live in simulation/, beside the tests.
 """

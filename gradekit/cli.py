@@ -30,61 +30,55 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m gradekit", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def course_options(sub, db=True, assignment=True):
-        sub.add_argument(
-            "--course",
-            type=Path,
-            default=default_course(),
-            help="course root (default: here if it has an nbgrader_config.py, else the kit's repository)",
-        )
-        if assignment:
-            sub.add_argument("--assignment", default=ASSIGNMENT)
-        if db:
-            sub.add_argument("--db", help="gradebook URL (default: NBGRADER_DB_URL, else the course config)")
-
-    def shard_options(sub, grading=True):
-        sub.add_argument("--shards", type=int, default=2, help="number of shards N (default 2)")
-        sub.add_argument("--shard-index", type=int, help="only shard I (0 <= I < N)")
-        if grading:
-            sub.add_argument("--only-missing", action="store_true", help="only the missing students")
-            sub.add_argument("--log-dir", type=Path, help="shard logs (default: <course>/logs/autograde)")
-        sub.add_argument(
-            "--retries",
-            type=int,
-            default=2,
-            help="tries more to reach the gradebook (2 s, 4 s, ... apart), and reruns of a shard after a"
-            " database or kernel start error (default 2)",
-        )
-
-    grade = commands.add_parser("grade", help="take in and autograde, in shards")
-    course_options(grade)
-    shard_options(grade)
-    status = commands.add_parser("status", help="who is graded, who is missing and why (exit 1 if any)")
-    course_options(status)
-    shard_options(status, grading=False)
-    check_db = commands.add_parser("check-db", help="can the gradebook be reached?")
-    course_options(check_db)
-    printing = commands.add_parser("print-command", help="each shard's nbgrader command")
-    course_options(printing)
-    shard_options(printing)
-
+    _course_options(commands.add_parser("check-db", help="can the gradebook be reached?"))
+    for name, help_text in (
+        ("grade", "take in and autograde, in shards"),
+        ("status", "who is graded, who is missing and why (exit 1 if any)"),
+        ("print-command", "each shard's nbgrader command"),
+    ):
+        sub = commands.add_parser(name, help=help_text)
+        _course_options(sub)
+        _shard_options(sub, grading=name != "status")
     intake = commands.add_parser("intake", help="what intake makes of each submission folder")
     intake.add_argument("assignment", nargs="?", default=ASSIGNMENT)
-    course_options(intake, assignment=False)
+    _course_options(intake, assignment=False)
     intake.add_argument("--student", action="append", help="only this student (repeatable)")
-
     report = commands.add_parser("report", help="the HTML grade report")
-    course_options(report)
+    _course_options(report)
     report.add_argument("--to", type=Path, default=Path("report.html"), help="HTML file to write")
-
     commands.add_parser("sandbox", help="can this machine run sandboxed kernels? (for grading nodes)")
-
     hub = commands.add_parser("hub", help="a demo JupyterHub with an instructor and students (root)")
     hub.add_argument("--root", type=Path, default=Path("/srv/kit-hub"), help="where the hub lives")
     hub.add_argument("--port", type=int, default=8000, help="the hub's port on 127.0.0.1 (and the next two)")
     hub.add_argument("--setup-only", action="store_true", help="set up, do not run")
     return top
+
+
+def _course_options(sub, assignment: bool = True) -> None:
+    sub.add_argument(
+        "--course",
+        type=Path,
+        default=default_course(),
+        help="course root (default: here if it has an nbgrader_config.py, else the kit's repository)",
+    )
+    if assignment:
+        sub.add_argument("--assignment", default=ASSIGNMENT)
+    sub.add_argument("--db", help="gradebook URL (default: NBGRADER_DB_URL, else the course config)")
+
+
+def _shard_options(sub, grading: bool = True) -> None:
+    sub.add_argument("--shards", type=int, default=2, help="number of shards N (default 2)")
+    sub.add_argument("--shard-index", type=int, help="only shard I (0 <= I < N)")
+    if grading:
+        sub.add_argument("--only-missing", action="store_true", help="only the missing students")
+        sub.add_argument("--log-dir", type=Path, help="shard logs (default: <course>/logs/autograde)")
+    sub.add_argument(
+        "--retries",
+        type=int,
+        default=2,
+        help="tries more to reach the gradebook (2 s, 4 s, ... apart), and reruns of a shard after a"
+        " database or kernel start error (default 2)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -101,8 +101,8 @@ def shards_commands(script: str) -> list[list[str]]:
     for part in re.split(r"[;\n]|\|\|", script):
         words = shlex.split(part, comments=True)
         words = [w for w in words if w not in ("exec", "true")]
-        if words[:3] == ["python", "-m", "gradekit", "grade"]:
-            found.append(words[3:])
+        if words[:4] == ["python", "-m", "gradekit", "grade"]:
+            found.append(words[4:])
     return found
 
 

@@ -27,6 +27,13 @@ What differs from running the probe in the student's own kernel (the notebook's 
 Cost: one round trip per question (~40 us when both ends share a CPU, more across CPUs). Reads of
 plain attributes cost nothing after the first: one snapshot brings those of the object and the
 objects it reaches, valid until the next question that can run student code.
+
+Modules:
+- `wire`: one question out, its answer in, on a SOCK_SEQPACKET socket, with its nonce;
+- `session`: the grader's questions to one student process (`Session`);
+- `stand_ins`: the stand-ins (`Remote`) whose every operation is a question;
+- `namespace`: a test cell's globals in the grader: its own names, then the student's;
+- `server`: the student's side, answering the questions about its objects.
 """
 
 from gradekit.channel.namespace import Namespace, mirrored_random

@@ -89,7 +89,7 @@ def collect(
     """One entry per student of the gradebook, sorted by id; a missing submission scores 0. With
     `course` (the course root), a submission without a score carries the reason intake recorded
     in its folder (gradekit.intake), else AUTOGRADE_FAILED."""
-    from gradekit.intake import Record
+    from gradekit.intake.folder import Record
 
     source = gradebook.find_assignment(assignment)
     max_cells = {cell.name: float(cell.max_score) for nb in source.notebooks for cell in nb.grade_cells}

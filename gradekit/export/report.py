@@ -264,59 +264,10 @@ def _reason_item(reason: str) -> str:
 
 
 def render(data: ReportData) -> str:
-    graded = [s for s in data.students if s.student in set(data.graded)]
-    maxima = data.students[0] if data.students else None
-    charts = []
-    for name in (*EXERCISES, "total"):
-        maximum = (maxima.max_total if name == "total" else maxima.exercise_max(name)) if maxima else 0.0
-        scores = [s.total if name == "total" else s.exercise(name) for s in graded]
-        charts.append(
-            f"<figure>{histogram_svg(scores, maximum, f'{name} (max {maximum:g})')}"
-            f"<figcaption>{_summary(scores, maximum)}</figcaption></figure>"
-        )
-    listed = []
-    by_id = {s.student: s for s in data.students}
-    if data.ungraded:
-        items = "".join(
-            f"<li><code>{html.escape(s)}</code>: {html.escape(by_id[s].reason or AUTOGRADE_FAILED)}</li>"
-            for s in data.ungraded
-        )
-        listed.append(
-            f'<h3 id="not-graded">Not graded ({len(data.ungraded)})</h3>'
-            f"<p>Handed in, but no score: fix what the reason says, then grade again.</p><ul>{items}</ul>"
-        )
-    late = [s for s in data.students if s.late]
-    if late:
-        rows = "".join(
-            f"<tr><td><code>{html.escape(s.student)}</code></td>"
-            f"<td class=num>{_late_by(s.seconds_late)}</td><td class=num>{s.raw:g}</td>"
-            f"<td class=num>-{s.penalty:g}</td><td class=num>{s.total:g}</td></tr>"
-            for s in late
-        )
-        listed.append(
-            f'<h3 id="late">Late ({len(late)})</h3><table><tr><th>student</th><th>late by</th>'
-            f"<th>earned</th><th>penalty</th><th>total</th></tr>{rows}</table>"
-        )
-    if data.missing:
-        names = ", ".join(f"<code>{html.escape(s)}</code>" for s in data.missing)
-        listed.append(
-            f"<h3>No submission ({len(data.missing)})</h3>"
-            f"<p>in the gradebook without a submission: {names}</p>"
-        )
-    review = ""
-    if data.flagged:
-        items = "".join(
-            f"<li><code>{html.escape(student)}</code><ul>"
-            + "".join(_reason_item(reason) for reason in reasons)
-            + "</ul></li>"
-            for student, reasons in sorted(data.flagged.items())
-        )
-        review = (
-            f'<h2 id="review">Read these submissions before publishing ({len(data.flagged)})</h2>'
-            "<p>Their code does things no honest solution needs. It cannot earn a check it fails, "
-            "but it may pass off work that is not the student's own.</p>"
-            f"<ul>{items}</ul>"
-        )
+    """The report as one self-contained HTML page."""
+    charts = _charts(data)
+    listed = _not_graded(data) + _late(data) + _no_submission(data)
+    review = _review(data)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Grades: {html.escape(data.assignment)}</title>
@@ -343,6 +294,77 @@ reference solution for the pieces it is not about: the mistake was charged in an
 {review}
 </body></html>
 """
+
+
+def _charts(data: ReportData) -> list[str]:
+    """A histogram of every exercise's scores and of the totals, over the graded students."""
+    graded = [s for s in data.students if s.student in set(data.graded)]
+    maxima = data.students[0] if data.students else None
+    charts = []
+    for name in (*EXERCISES, "total"):
+        maximum = (maxima.max_total if name == "total" else maxima.exercise_max(name)) if maxima else 0.0
+        scores = [s.total if name == "total" else s.exercise(name) for s in graded]
+        charts.append(
+            f"<figure>{histogram_svg(scores, maximum, f'{name} (max {maximum:g})')}"
+            f"<figcaption>{_summary(scores, maximum)}</figcaption></figure>"
+        )
+    return charts
+
+
+def _not_graded(data: ReportData) -> list[str]:
+    if not data.ungraded:
+        return []
+    by_id = {s.student: s for s in data.students}
+    items = "".join(
+        f"<li><code>{html.escape(s)}</code>: {html.escape(by_id[s].reason or AUTOGRADE_FAILED)}</li>"
+        for s in data.ungraded
+    )
+    return [
+        f'<h3 id="not-graded">Not graded ({len(data.ungraded)})</h3>'
+        f"<p>Handed in, but no score: fix what the reason says, then grade again.</p><ul>{items}</ul>"
+    ]
+
+
+def _late(data: ReportData) -> list[str]:
+    late = [s for s in data.students if s.late]
+    if not late:
+        return []
+    rows = "".join(
+        f"<tr><td><code>{html.escape(s.student)}</code></td>"
+        f"<td class=num>{_late_by(s.seconds_late)}</td><td class=num>{s.raw:g}</td>"
+        f"<td class=num>-{s.penalty:g}</td><td class=num>{s.total:g}</td></tr>"
+        for s in late
+    )
+    return [
+        f'<h3 id="late">Late ({len(late)})</h3><table><tr><th>student</th><th>late by</th>'
+        f"<th>earned</th><th>penalty</th><th>total</th></tr>{rows}</table>"
+    ]
+
+
+def _no_submission(data: ReportData) -> list[str]:
+    if not data.missing:
+        return []
+    names = ", ".join(f"<code>{html.escape(s)}</code>" for s in data.missing)
+    return [
+        f"<h3>No submission ({len(data.missing)})</h3><p>in the gradebook without a submission: {names}</p>"
+    ]
+
+
+def _review(data: ReportData) -> str:
+    if not data.flagged:
+        return ""
+    items = "".join(
+        f"<li><code>{html.escape(student)}</code><ul>"
+        + "".join(_reason_item(reason) for reason in reasons)
+        + "</ul></li>"
+        for student, reasons in sorted(data.flagged.items())
+    )
+    return (
+        f'<h2 id="review">Read these submissions before publishing ({len(data.flagged)})</h2>'
+        "<p>Their code does things no honest solution needs. It cannot earn a check it fails, "
+        "but it may pass off work that is not the student's own.</p>"
+        f"<ul>{items}</ul>"
+    )
 
 
 def report_command(args) -> int:

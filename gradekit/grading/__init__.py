@@ -2,6 +2,8 @@
 
 - `judge`: the autograde step: the student's cells in the sandboxed kernel, the checks in the
   grader (`JudgedExecute`, in the place of nbgrader's Execute);
+- `judge_thread`: the grader's side of one kernel run, in a thread, test cell by test cell;
+- `writeback`: what a run gave, written back into the autograded notebook;
 - `runner`: a test cell's checks run against a student's process;
 - `plan`: what the grader knows of an assignment, and where a verdict is decided (`Plan.judge`);
 - `worlds`: error carried forward, run (each failed check again in the world of its pieces);

@@ -96,19 +96,43 @@ def run_world(execute, nb, resources, plan: Plan, cells: list[str], wanted: dict
     names) against it: their outcomes ((grade_id, name) -> outcome), and the check during which the
     process stopped answering (None if it did not)."""
     grader_end, student_end = channel.channel_pair()
-    fd = student_end.fileno()
-    program = [["<gradekit setup>", channel.server_code(fd)]]
-    program += [[f"<gradekit world cell {i}>", source] for i, source in enumerate(cells)]
     cpu = channel.current_cpu()
+    program = [["<gradekit setup>", channel.server_code(student_end.fileno())]]
+    program += [[f"<gradekit world cell {i}>", source] for i, source in enumerate(cells)]
     program.append(["<gradekit checks>", channel.serve_code(cpu)])
     folder = tempfile.mkdtemp(prefix="gradekit-world-")
-    filter_fd = seccomp_fd()
-    outcomes, stopped = {}, None
-    process = None
+    outcomes, stopped, process = {}, None, None
     try:
-        cwd = (resources or {}).get("metadata", {}).get("path") or os.getcwd()
-        command = [kernel_python(execute, nb), "-c", RUNNER]
-        env = {}
+        process = start_world(execute, nb, resources, folder, student_end)
+        process.stdin.write(json.dumps(program).encode())
+        process.stdin.close()
+        cell_timeout = execute.timeout if execute.timeout and execute.timeout > 0 else 30
+        # the student's definitions and the world's code run first: they get the cell timeout
+        session = channel.Session(grader_end, cell_allowance=cell_timeout * (1 + len(cells)))
+        with channel.pinned(cpu):
+            stopped = _judge_world(execute, plan, session, wanted, outcomes)
+        execute.unasked += session.wire.ignored
+    finally:
+        if student_end.fileno() != -1:
+            student_end.close()
+        grader_end.close()
+        if process is not None:
+            try:
+                process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+    return outcomes, stopped
+
+
+def start_world(execute, nb, resources, folder: str, student_end) -> subprocess.Popen:
+    """A world's process (RUNNER, in the sandbox unless that is allowed off), its cells still to
+    be written to its standard input; it holds `student_end` of the channel (closed here after)."""
+    cwd = (resources or {}).get("metadata", {}).get("path") or os.getcwd()
+    command, env = [kernel_python(execute, nb), "-c", RUNNER], {}
+    filter_fd = seccomp_fd()
+    try:
         if Sandbox(parent=execute).decide(execute.log):
             unused = os.path.join(folder, "connection.json")
             Path(unused).write_text("{}")
@@ -121,41 +145,19 @@ def run_world(execute, nb, resources, plan: Plan, cells: list[str], wanted: dict
             )
         else:
             env = dict(os.environ)
-        process = subprocess.Popen(
+        return subprocess.Popen(
             command,
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            pass_fds=(fd, filter_fd),
+            pass_fds=(student_end.fileno(), filter_fd),
             cwd=cwd,
             env=env,
             start_new_session=True,
         )
-        student_end.close()
-        os.close(filter_fd)
-        filter_fd = None
-        process.stdin.write(json.dumps(program).encode())
-        process.stdin.close()
-        cell_timeout = execute.timeout if execute.timeout and execute.timeout > 0 else 30
-        # the student's definitions and the world's code run first: they get the cell timeout
-        session = channel.Session(grader_end, cell_allowance=cell_timeout * (1 + len(cells)))
-        with channel.pinned(cpu):
-            stopped = _judge_world(execute, plan, session, wanted, outcomes)
-        execute.unasked += session.wire.ignored
     finally:
-        if filter_fd is not None:
-            os.close(filter_fd)
-        if student_end.fileno() != -1:
-            student_end.close()
-        grader_end.close()
-        if process is not None:
-            try:
-                process.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        shutil.rmtree(folder, ignore_errors=True)
-    return outcomes, stopped
+        os.close(filter_fd)
+        student_end.close()
 
 
 def _judge_world(execute, plan: Plan, session: channel.Session, wanted, outcomes: dict):

@@ -35,6 +35,13 @@ graded instead of losing them or showing a 0.
 Run it as `python -m gradekit intake [ASSIGNMENT]` (the kit's commands run it before grading), and
 nbgrader runs it for each student it autogrades (`c.Autograde.pre_convert_hook =
 "gradekit.intake.pre_convert_hook"`), so that `nbgrader autograde` alone grades renamed notebooks.
+
+Modules:
+- `files`: which file is the assignment's notebook (names, encodings, cells);
+- `folder`: one student's folder made gradable, or judged not gradable with a reason (`take_in_folder`);
+- `timestamps`: submission times as machines and LMSs write them;
+- `exchange`: nbgrader's exchange, collected without trusting what students wrote into it;
+- `lms`: `nbgrader zip_collect` for LMS downloads, losing no student.
 """
 
 from __future__ import annotations
@@ -153,7 +160,7 @@ def register(course: Course, records: Iterable[Record]) -> None:
 
     from nbgrader.api import Gradebook, MissingEntry
 
-    from gradekit.export.grades import scored
+    from gradekit.course.gradebook import scored
 
     with Gradebook(course.db_url) as gradebook, warnings.catch_warnings():
         # nbgrader's own update_or_create_submission trips SQLAlchemy's autoflush ("not in session")

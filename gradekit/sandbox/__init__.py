@@ -20,6 +20,13 @@ the process count is per sandbox.
 The kernel talks to nbgrader over ZeroMQ IPC sockets that live in a tmpfs inside the sandbox:
 nbgrader reaches them through `/proc/<sandbox pid>/root/...`, so no host directory is writable
 from inside.
+
+Modules:
+- `policy`: the configuration (`c.Sandbox.*`), the limits, availability, the one refuse-unless-sandboxed rule;
+- `bwrap`: the bubblewrap command: mounts, the submission's folder, namespaces, the privilege drop;
+- `seccomp`: the seccomp filter for the one piece of kernel state namespaces do not separate;
+- `kernels`: jupyter_client kernel managers whose kernel runs inside bwrap;
+- `autograde`: the nbgrader glue (`SandboxedExecute`, `SandboxCheckedExporter`).
 """
 
 import os

@@ -17,18 +17,23 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gradekit.sandbox.policy import MiB, Sandbox, SandboxUnavailable
-from gradekit.sandbox.seccomp import seccomp_fd
+if TYPE_CHECKING:  # the command reads a Sandbox's settings; the Sandbox builds its commands here
+    from gradekit.sandbox.policy import Sandbox
 
 # Inside the sandbox: where the connection file and the kernel's IPC sockets live (a small tmpfs).
 KERNEL_DIR = "/run/gradekit-kernel"
+KERNEL_DIR_SIZE = 1024 * 1024  # bytes
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts")
+
+
+class SandboxUnavailable(RuntimeError):
+    """bwrap is missing or cannot create the sandbox, and unsandboxed grading is not allowed."""
 
 
 @dataclass
@@ -110,51 +115,6 @@ def runtime_paths(python: str) -> list[str]:
     return sorted(d for d in dirs if d != "/" and not any(d == s or d.startswith(s + "/") for s in system))
 
 
-# Run in the probe's sandbox: Python starts, and the key retention service answers EPERM.
-_PROBE_CODE = """\
-import ctypes, platform, socket
-numbers = {"x86_64": 250, "aarch64": 219}
-if platform.machine() in numbers:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.syscall(numbers[platform.machine()], 0, 0) != -1 or ctypes.get_errno() != 1:
-        raise SystemExit("keyctl was not refused: the seccomp filter is not in force")
-"""
-
-
-@functools.cache
-def probe(bwrap: str) -> str | None:
-    """Run a trivial Python in a sandbox like the kernels', once per process; None when it works."""
-    with tempfile.TemporaryDirectory(prefix="gradekit-probe-") as tmp:
-        conn = os.path.join(tmp, "kernel.json")
-        Path(conn).write_text("{}")
-        cwd = os.path.join(tmp, "cwd")
-        os.mkdir(cwd)
-        filter_fd = seccomp_fd()
-        try:
-            cmd = command(
-                Sandbox(bwrap=bwrap),
-                [sys.executable, "-c", _PROBE_CODE, conn],
-                cwd=cwd,
-                connection_file=conn,
-                seccomp=filter_fd,
-            )
-            result = subprocess.run(
-                cmd,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                stdin=subprocess.DEVNULL,
-                pass_fds=(filter_fd,),
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return f"bwrap could not run ({exc})"
-        finally:
-            os.close(filter_fd)
-    if result.returncode != 0:
-        return f"bwrap failed to create a sandbox here ({result.stderr.strip() or result.returncode})"
-    return None
-
-
 def command(
     sandbox: Sandbox,
     kernel_cmd: list[str],
@@ -203,7 +163,7 @@ def system_mounts(sandbox: Sandbox, python: str) -> Mounts:
     plan.made |= {"/proc", "/dev"}
     plan.tmpfs("/dev/shm", sandbox.tmp_size)
     plan.tmpfs("/tmp", sandbox.tmp_size)
-    plan.tmpfs(KERNEL_DIR, 1 * MiB)
+    plan.tmpfs(KERNEL_DIR, KERNEL_DIR_SIZE)
     plan.add("--ro-bind", "/usr", "/usr")
     for link in SYSTEM_LINKS:
         if os.path.islink(link):

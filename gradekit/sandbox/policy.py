@@ -3,20 +3,27 @@ its environment, whether it can run on this machine, and the one rule for when i
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 from traitlets import Bool, Dict, Integer, List, Unicode, default
 from traitlets.config import Configurable
 
+from gradekit.sandbox import bwrap as bubblewrap
+from gradekit.sandbox.bwrap import SandboxUnavailable
+from gradekit.sandbox.seccomp import seccomp_fd
+
+__all__ = ["ALLOW_ENV", "GiB", "MiB", "Sandbox", "SandboxUnavailable", "probe"]
+
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 ALLOW_ENV = "GRADEKIT_ALLOW_UNSANDBOXED"
-
-
-class SandboxUnavailable(RuntimeError):
-    """bwrap is missing or cannot create the sandbox, and unsandboxed grading is not allowed."""
 
 
 class Sandbox(Configurable):
@@ -77,8 +84,6 @@ class Sandbox(Configurable):
                     return f"{tool} (util-linux) is not installed"
         elif shutil.which("prlimit") is None:
             return "prlimit (util-linux) is not installed"
-        from gradekit.sandbox.bwrap import probe
-
         return probe(bwrap)
 
     def decide(self, log, reason: str | None = None) -> bool:
@@ -107,9 +112,7 @@ class Sandbox(Configurable):
     def command(self, kernel_cmd: list[str], **options) -> list[str]:
         """`kernel_cmd` wrapped in bwrap, setpriv (as root) and prlimit: see
         gradekit.sandbox.bwrap.command, which takes the same keyword `options`."""
-        from gradekit.sandbox import bwrap
-
-        return bwrap.command(self, kernel_cmd, **options)
+        return bubblewrap.command(self, kernel_cmd, **options)
 
     def pick_uid(self) -> int:
         return self.first_uid + secrets.randbelow(self.uid_count)
@@ -138,3 +141,48 @@ class Sandbox(Configurable):
         )
         env.update(self.env)
         return env
+
+
+# Run in the probe's sandbox: Python starts, and the key retention service answers EPERM.
+_PROBE_CODE = """\
+import ctypes, platform, socket
+numbers = {"x86_64": 250, "aarch64": 219}
+if platform.machine() in numbers:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(numbers[platform.machine()], 0, 0) != -1 or ctypes.get_errno() != 1:
+        raise SystemExit("keyctl was not refused: the seccomp filter is not in force")
+"""
+
+
+@functools.cache
+def probe(bwrap: str) -> str | None:
+    """Run a trivial Python in a sandbox like the kernels', once per process; None when it works."""
+    with tempfile.TemporaryDirectory(prefix="gradekit-probe-") as tmp:
+        conn = os.path.join(tmp, "kernel.json")
+        Path(conn).write_text("{}")
+        cwd = os.path.join(tmp, "cwd")
+        os.mkdir(cwd)
+        filter_fd = seccomp_fd()
+        try:
+            cmd = bubblewrap.command(
+                Sandbox(bwrap=bwrap),
+                [sys.executable, "-c", _PROBE_CODE, conn],
+                cwd=cwd,
+                connection_file=conn,
+                seccomp=filter_fd,
+            )
+            result = subprocess.run(
+                cmd,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
+                pass_fds=(filter_fd,),
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"bwrap could not run ({exc})"
+        finally:
+            os.close(filter_fd)
+    if result.returncode != 0:
+        return f"bwrap failed to create a sandbox here ({result.stderr.strip() or result.returncode})"
+    return None
