@@ -10,6 +10,8 @@ on purpose: ...` in the function.
 from __future__ import annotations
 
 import ast
+import importlib
+import re
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,42 @@ def test_the_product_does_not_depend_on_the_simulated_students():
     for path in sorted(PRODUCT.rglob("*.py")):
         for module, _, line in imports_of(path):
             assert not module.startswith("simulation"), f"{path.relative_to(ROOT)}:{line} imports {module}"
+
+
+DOCS = [ROOT / "README.md", ROOT / "autograded" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def test_the_architecture_page_names_every_module_of_the_kit():
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(gradekit/[\w/]+\.py)`", page))
+    modules = {str(p.relative_to(ROOT)) for p in PRODUCT.rglob("*.py")}
+    indexes = {m for m in modules if m.endswith("__init__.py") or m.endswith("__main__.py")}
+    assert modules - indexes - named == set(), "docs/architecture.md does not name these modules"
+    assert named - modules == set(), "docs/architecture.md names modules that do not exist"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_docs_name_only_modules_and_objects_that_exist(doc):
+    """Every `gradekit/...` path and `gradekit.x.y` name a page gives resolves: a module, or an
+    object of one (a moved module leaves no stale reference behind)."""
+    text = doc.read_text(encoding="utf-8")
+    stale = []
+    for path in set(re.findall(r"\bgradekit/[\w/]+(?:\.py)?", text)):
+        if not (ROOT / path).exists():
+            stale.append(path)
+    for dotted in set(re.findall(r"\bgradekit(?:\.\w+)+", text)):
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:cut]))
+            except ImportError:
+                continue
+            try:
+                for attr in parts[cut:]:
+                    obj = getattr(obj, attr)
+            except AttributeError:
+                stale.append(dotted)
+            break
+        else:
+            stale.append(dotted)
+    assert not stale, f"{doc.name} names what does not exist: {sorted(stale)}"
