@@ -13,7 +13,8 @@ import textwrap
 import pytest
 
 from gradekit.checks import carry_forward as cf
-from gradekit.course.notebooks import SOURCE_NOTEBOOK, nbgrader_meta, read
+from gradekit.course.notebooks import nbgrader_meta, read
+from simulation.course import SOURCE_NOTEBOOK
 from simulation.reference import solution_code
 from simulation.submissions import reference_answers
 
@@ -67,6 +68,41 @@ def test_a_method_is_judged_with_the_reference_closure(reference):
     code = student(("Value(self.data * other.data", "Value(self.data + other.data"))
     assert in_world(reference, code, {"Value.__mul__"}, "(Value(2.0) * Value(3.0)).data") == 5.0
     assert in_world(reference, code, {"Value.__neg__"}, "(-Value(2.0)).data") == -2.0
+
+
+# tanh written with names of the student's own: `me` for self, `node` for out, no local `t`
+OWN_NAMES_TANH = """    def tanh(me):
+        node = Value(math.tanh(me.data{forward}), children=(me,), op="tanh")
+
+        def _back(g):
+            me.grad += (1.0 - node.data ** 2) * g{closure}
+
+        node._backwards = _back
+        return node
+"""
+
+
+def with_own_names(forward: str = "", closure: str = "") -> str:
+    """The reference, its tanh written as OWN_NAMES_TANH (with a mistake in `forward` or `closure`)."""
+    code = solution_code()
+    start = code.index("    def tanh(self):")
+    end = code.index("    def __neg__(self):")
+    return code[:start] + OWN_NAMES_TANH.format(forward=forward, closure=closure) + "\n" + code[end:]
+
+
+def test_carried_forward_whatever_the_student_calls_self_the_node_and_the_locals(reference):
+    """A world puts the reference's closure in the student's method, or the student's closure in
+    the reference's method: the names each reads are the other's (`me`, `node`, no `t`), mapped by
+    position and by what the method returns, and a local the host lacks is computed again."""
+    # forward wrong, closure right: the closure, with the reference's forward, is right
+    code = with_own_names(forward=" / 2")
+    assert in_world(reference, code, {"Value.tanh._backwards"}, SLOPE_OF_TANH) == pytest.approx(TANH_SLOPE)
+    # closure wrong (twice the slope), forward right: the forward, with the reference closure
+    # (which reads `self`, `out` and `t`, none of which the student's method has), is right
+    code = with_own_names(closure=" * 2")
+    assert in_world(reference, code, {"Value.tanh"}, SLOPE_OF_TANH) == pytest.approx(TANH_SLOPE)
+    own_closure = in_world(reference, code, {"Value.tanh._backwards"}, SLOPE_OF_TANH)
+    assert own_closure == pytest.approx(2 * TANH_SLOPE)
 
 
 def test_the_network_is_judged_with_the_reference_engine(reference):

@@ -5,7 +5,8 @@
 - `probes`: test cells as the grader reads them (their checks, hidden or not, and what a kernel
   runs in their place);
 - `carry_forward`: the pieces of the solution a check names, and the *world* of a set of pieces
-  (the student's code with the reference's in place of every other piece).
+  (the student's code with the reference's in place of every other piece);
+- `closures`: a closure moved into another method for a world, its names mapped to the host's.
 
 The framework's names are this package's: `from gradekit import checks; checks.verdict(...)`.
 """

@@ -27,6 +27,8 @@ import copy
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from gradekit.checks.closures import transplant
+
 
 def parse_cells(sources: Iterable[str]) -> list[ast.stmt]:
     """The top-level statements of `sources`, in order; a cell that does not parse is left out."""
@@ -85,12 +87,18 @@ def nested_function(function: ast.stmt) -> ast.FunctionDef | None:
 
 def _combine(outer: ast.stmt, inner_from: ast.stmt) -> ast.stmt | None:
     """`outer` with its closure replaced by the closure of `inner_from` (renamed to the name the
-    rest of `outer` uses); None when either has no single closure."""
+    rest of `outer` uses); None when either has no single closure.
+
+    The closure reads names of the method it was written in (`self`, `other`, `out`, `t`), which
+    `outer` may call otherwise: they are renamed to `outer`'s (parameters by position, the node the
+    method returns by what it returns), and a local the closure reads that `outer` does not have
+    (`t = math.tanh(self.data)`) is computed again at the start of the closure, by the statement
+    that computed it in `inner_from`."""
     mine, theirs = nested_function(outer), nested_function(inner_from)
     if mine is None or theirs is None:
         return None
     result = copy.deepcopy(outer)
-    closure = copy.deepcopy(theirs)
+    closure = transplant(theirs, inner_from, outer)
     closure.name = mine.name
     result.body = [
         closure if isinstance(n, ast.FunctionDef) and n.name == mine.name else n for n in result.body
