@@ -55,8 +55,9 @@ from grading import LOG_LINE, cohort, hand_in, log, make_course
 from gradekit.cluster.shard import shard_of
 from gradekit.cluster.status import grading_status
 from gradekit.course import Course
-from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, read
+from gradekit.course.notebooks import COURSE_ROOT, read
 from gradekit.export import grades
+from simulation.course import ASSIGNMENT, NOTEBOOK
 
 SUBMIT = COURSE_ROOT / "cluster" / "slurm" / "submit.sh"
 PROJECTED = (10_000, 20)  # submissions, nodes
@@ -277,7 +278,7 @@ def check_graded(course: Path, db_url: str, expected: dict | None) -> dict:
     if missing:
         raise SystemExit(f"not graded: {dict(list(missing.items())[:5])}")
     with Gradebook(db_url) as gradebook:
-        scores = {g.student: g.cells for g in grades.collect(gradebook)}
+        scores = {g.student: g.cells for g in grades.collect(gradebook, ASSIGNMENT)}
     if expected is not None and scores != expected:
         raise SystemExit("other scores than the baseline's")
     return scores

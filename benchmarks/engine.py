@@ -34,7 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-from gradekit.course.notebooks import SOURCE_NOTEBOOK
+from simulation.course import SOURCE_NOTEBOOK
 from simulation.reference import load
 
 MLP_SIZES = [2, 16, 16, 1]

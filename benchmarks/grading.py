@@ -42,9 +42,10 @@ from nbformat.v4 import new_code_cell, new_notebook
 from gradekit.cluster.shard import LOG_FORMAT, nbgrader_env
 from gradekit.cluster.status import grading_status
 from gradekit.course import Course
-from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
+from gradekit.course.notebooks import COURSE_ROOT, read
 from gradekit.export import grades
 from simulation import cohort as catalog_of_cases
+from simulation.course import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
 from simulation.submissions import fill, only, reference_answers, region_exercises
 
 FLOOR = "floor"
@@ -196,7 +197,7 @@ def scores(course: Path) -> dict[str, dict[str, float]]:
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        return {g.student: g.cells for g in grades.collect(gradebook)}
+        return {g.student: g.cells for g in grades.collect(gradebook, ASSIGNMENT)}
 
 
 def graded_all(course: Path) -> bool:

@@ -13,7 +13,8 @@ import time
 import nbformat
 from nbclient import NotebookClient
 
-from gradekit.course.notebooks import SOURCE_NOTEBOOK, nbgrader_meta
+from gradekit.course.notebooks import nbgrader_meta
+from simulation.course import SOURCE_NOTEBOOK
 
 
 def run_once() -> tuple[float, float, dict[str, float]]:

@@ -31,13 +31,14 @@ import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
-from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
+from gradekit.course.notebooks import COURSE_ROOT, read
 from gradekit.sandbox import (
     Sandbox,
     SandboxedKernelManager,
     course_autograde_preprocessors,
     with_sandboxed_execute,
 )
+from simulation.course import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
 from simulation.submissions import fill, reference_answers
 
 MODES = ("unsandboxed", "sandboxed")

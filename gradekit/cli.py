@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from gradekit.course.gradebook import DatabaseError
-from gradekit.course.notebooks import ASSIGNMENT, default_course
+from gradekit.course.notebooks import default_course, only_assignment
 
 
 def parser() -> argparse.ArgumentParser:
@@ -40,7 +40,7 @@ def parser() -> argparse.ArgumentParser:
         _course_options(sub)
         _shard_options(sub, grading=name != "status")
     intake = commands.add_parser("intake", help="what intake makes of each submission folder")
-    intake.add_argument("assignment", nargs="?", default=ASSIGNMENT)
+    intake.add_argument("assignment", nargs="?", help="default: the one assignment of source/")
     _course_options(intake, assignment=False)
     intake.add_argument("--student", action="append", help="only this student (repeatable)")
     report = commands.add_parser("report", help="the HTML grade report")
@@ -62,7 +62,7 @@ def _course_options(sub, assignment: bool = True) -> None:
         help="course root (default: here if it has an nbgrader_config.py, else the kit's repository)",
     )
     if assignment:
-        sub.add_argument("--assignment", default=ASSIGNMENT)
+        sub.add_argument("--assignment", help="default: the one assignment of source/")
     sub.add_argument("--db", help="gradebook URL (default: NBGRADER_DB_URL, else the course config)")
 
 
@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         top.error(f"--shard-index must be in 0..{args.shards - 1}")
     handler = _handler(args.command)
     try:
+        if hasattr(args, "assignment") and not args.assignment:
+            args.assignment = only_assignment(args.course)
         return handler(args)
     except (DatabaseError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -10,7 +10,8 @@ import functools
 import types
 from pathlib import Path
 
-from gradekit.course.notebooks import SOURCE_NOTEBOOK, nbgrader_meta, read
+from gradekit.course.notebooks import nbgrader_meta, read
+from simulation.course import SOURCE_NOTEBOOK
 
 
 def solution_code(path: str | Path = SOURCE_NOTEBOOK) -> str:

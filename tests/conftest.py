@@ -14,7 +14,8 @@ from hypothesis import settings
 
 from gradekit import channel
 from gradekit.cluster.lifeline import die_with_parent
-from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
+from gradekit.course.notebooks import COURSE_ROOT, read
+from simulation.course import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
 from simulation.demo import hand_in, nbgrader  # noqa: F401  (hand_in: used by the test modules)
 from simulation.reference import load
 

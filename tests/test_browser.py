@@ -31,14 +31,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from gradekit.course.notebooks import (
-    ASSIGNMENT,
-    CHECKS_CELL,
-    COURSE_ROOT,
-    NOTEBOOK,
-    grade_cells,
-    nbgrader_meta,
-)
+from gradekit.course.notebooks import COURSE_ROOT, grade_cells, is_checks_cell, nbgrader_meta
+from simulation.course import ASSIGNMENT, NOTEBOOK
 
 pytestmark = pytest.mark.browser
 
@@ -266,9 +260,7 @@ def shot(page, name: str) -> None:
 def test_student_sees_unfinished_exercise_and_validate_verdict(student_lab, page, release_nb):
     from playwright.sync_api import expect
 
-    helpers_cell = next(
-        i for i, c in enumerate(release_nb.cells) if nbgrader_meta(c).get("grade_id") == CHECKS_CELL
-    )
+    helpers_cell = next(i for i, c in enumerate(release_nb.cells) if is_checks_cell(c))
     value_cell = next(i for i, c in enumerate(release_nb.cells) if "class Value" in c.source)
     first_ex1_test = next(
         i

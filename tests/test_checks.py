@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from gradekit import checks
 from gradekit.checks import carry_forward, framework, probes
-from gradekit.course.notebooks import SOURCE_NOTEBOOK, grade_cells, nbgrader_meta, read
+from gradekit.course.notebooks import grade_cells, nbgrader_meta, read
+from simulation.course import SOURCE_NOTEBOOK
 from simulation.reference import solution_code
 
 pytestmark = pytest.mark.course

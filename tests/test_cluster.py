@@ -29,7 +29,8 @@ from gradekit import hub
 from gradekit.cluster.shard import shard_of
 from gradekit.cluster.status import executed, grading_status
 from gradekit.course.gradebook import gradebook_state
-from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK
+from gradekit.course.notebooks import COURSE_ROOT
+from simulation.course import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
 from simulation.demo import nbgrader
 from simulation.submissions import fill, reference_answers
 from tests.conftest import hand_in
@@ -219,7 +220,7 @@ def test_the_slurm_recipe_grades_like_one_sequential_autograde(
         assert sorted(graded_in(task_output)) == sorted(mine), task_output
 
     assert scores_of(db) == sequential
-    assert gradebook_state(db).submissions == dict.fromkeys(cohort, 1), "one submission each"
+    assert gradebook_state(db, ASSIGNMENT).submissions == dict.fromkeys(cohort, 1), "one submission each"
 
     # The jobs ran as the instructor, each shard's kernels in the sandbox (as a user that is not
     # root: in a user namespace of its own).
@@ -301,7 +302,7 @@ def test_a_cancelled_and_a_requeued_task_leave_the_check_job_exactly_what_is_mis
     runs = re.findall(r"^shard 1/2: (\d+) to grade, (\d+) graded already", requeued, re.M)
     assert runs == [("2", "0"), ("1", "1")], requeued
     assert graded_in(requeued) == ["ex1_and_ex2", REQUEUED], requeued
-    status = grading_status(root, db, students)
+    status = grading_status(root, db, students, ASSIGNMENT)
     missing = {s for s, reason in status.items() if reason is not None}
     assert missing == left | UNGRADABLE, status
     graded = set(students) - missing
@@ -318,4 +319,4 @@ def test_a_cancelled_and_a_requeued_task_leave_the_check_job_exactly_what_is_mis
 
     reference = sequential["reference"]
     assert scores_of(db) == {**sequential, CANCELLED: reference, REQUEUED: reference}
-    assert gradebook_state(db).submissions == dict.fromkeys(students, 1), "one submission each"
+    assert gradebook_state(db, ASSIGNMENT).submissions == dict.fromkeys(students, 1), "one submission each"

@@ -15,19 +15,9 @@ import pytest
 from nbgrader.api import Gradebook
 from nbgrader.validator import Validator
 
-from gradekit.course.notebooks import (
-    ASSIGNMENT,
-    COURSE_ROOT,
-    EXERCISES,
-    NOTEBOOK,
-    SOURCE_NOTEBOOK,
-    exercise_of,
-    grade_cells,
-    nbgrader_meta,
-    read,
-    secret_lines,
-)
+from gradekit.course.notebooks import COURSE_ROOT, exercise_of, grade_cells, nbgrader_meta, read, secret_lines
 from gradekit.export import grades
+from simulation.course import ASSIGNMENT, EXERCISES, NOTEBOOK, SOURCE_NOTEBOOK
 from simulation.demo import nbgrader
 from simulation.submissions import fill, reference_answers
 from tests.conftest import hand_in
@@ -148,7 +138,7 @@ def test_autograding_blank_reference_and_snoop(fresh_course, release_nb, source)
     )
     nbgrader(fresh_course, "autograde", ASSIGNMENT)
     with Gradebook(f"sqlite:///{fresh_course / 'gradebook.db'}") as gradebook:
-        students = {g.student: g for g in grades.collect(gradebook)}
+        students = {g.student: g for g in grades.collect(gradebook, ASSIGNMENT)}
     points = grade_cells(source)
     assert students["blank"].cells == dict.fromkeys(points, 0.0)
     assert students["reference"].cells == points

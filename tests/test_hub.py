@@ -31,7 +31,8 @@ from nbgrader.api import Gradebook
 
 from gradekit import hub as kit_hub
 from gradekit.cluster.lifeline import die_with_parent
-from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, SOURCE_NOTEBOOK, read
+from gradekit.course.notebooks import COURSE_ROOT, read
+from simulation.course import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
 from simulation.submissions import fill, only, reference_answers, region_exercises
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, require
 
@@ -39,7 +40,7 @@ pytestmark = pytest.mark.hub
 
 ARTIFACTS = COURSE_ROOT / "test-artifacts" / "hub"
 UI_MS = 60_000
-COURSE = kit_hub.COURSE_ID
+COURSE = kit_hub.Hub().course_id
 
 
 def free_ports(count: int = 3) -> int:

@@ -24,7 +24,6 @@ from nbgrader.utils import parse_utc
 
 from gradekit import cli, intake
 from gradekit.course import Course
-from gradekit.course.notebooks import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
 from gradekit.intake import (
     INTAKE_DIR,
     Expected,
@@ -39,6 +38,7 @@ from gradekit.intake import (
     timestamps,
 )
 from gradekit.intake.timestamps import nbgrader_reads, nbgrader_timestamp, read_timestamp
+from simulation.course import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
 from simulation.submissions import fill, reference_answers
 
 # ---------------------------------------------------------------------------------------------

@@ -31,7 +31,8 @@ import yaml
 from gradekit.cluster.lifeline import die_with_parent
 from gradekit.cluster.shard import shard_of
 from gradekit.course.gradebook import gradebook_state
-from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT
+from gradekit.course.notebooks import COURSE_ROOT
+from simulation.course import ASSIGNMENT
 from simulation.demo import nbgrader
 from tests.conftest import hand_in
 
@@ -217,4 +218,6 @@ def test_the_pods_commands_grade_like_one_sequential_autograde(
     assert "shard 0/1: 0 to grade" in result.stderr, result.stderr
     assert set(re.findall(r"^missing: (\w+): not gradable", result.stdout, re.M)) == UNGRADABLE
     assert scores_of(postgres_db) == sequential
-    assert gradebook_state(postgres_db).submissions == dict.fromkeys(cohort, 1), "one submission each"
+    assert gradebook_state(postgres_db, ASSIGNMENT).submissions == dict.fromkeys(cohort, 1), (
+        "one submission each"
+    )

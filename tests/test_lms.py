@@ -16,8 +16,8 @@ from nbgrader.utils import parse_utc
 
 from gradekit import cli, intake
 from gradekit.course import Course
-from gradekit.course.notebooks import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
 from gradekit.intake.lms import LmsCollector
+from simulation.course import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
 from simulation.demo import nbgrader
 from simulation.submissions import fill, reference_answers
 

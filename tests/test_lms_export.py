@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from gradekit.course.notebooks import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
 from simulation import arrivals
+from simulation.course import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
 from simulation.demo import nbgrader
 from simulation.submissions import fill, reference_answers
 from tests.conftest import grade_with_shards

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from gradekit import checks
 from gradekit.checks import probes
-from gradekit.course.notebooks import SOURCE_NOTEBOOK, nbgrader_meta, read
+from gradekit.course.notebooks import nbgrader_meta, read
+from simulation.course import SOURCE_NOTEBOOK
 
 pytestmark = pytest.mark.course
 

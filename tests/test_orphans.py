@@ -28,7 +28,8 @@ import psutil
 import pytest
 
 from gradekit.cluster.lifeline import die_with_parent
-from gradekit.course.notebooks import ASSIGNMENT, SOURCE_NOTEBOOK, nbgrader_meta
+from gradekit.course.notebooks import nbgrader_meta
+from simulation.course import ASSIGNMENT, SOURCE_NOTEBOOK
 from simulation.submissions import fill, reference_answers
 from tests.conftest import hand_in
 

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from gradekit.course.notebooks import SOURCE_NOTEBOOK
+from simulation.course import SOURCE_NOTEBOOK
 
 HAS_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(

@@ -17,8 +17,9 @@ import ast
 import pytest
 
 from gradekit.checks import carry_forward, probes, verdict
-from gradekit.course.notebooks import SOURCE_NOTEBOOK, nbgrader_meta, read
+from gradekit.course.notebooks import nbgrader_meta, read
 from gradekit.grading import runner
+from simulation.course import SOURCE_NOTEBOOK
 from tests.conftest import StudentProcess
 
 pytestmark = pytest.mark.course

@@ -36,8 +36,9 @@ from gradekit.course.gradebook import (
     gradebook_state,
     normalized_db_url,
 )
-from gradekit.course.notebooks import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK, grade_cells, read
+from gradekit.course.notebooks import grade_cells, read
 from gradekit.export import grades
+from simulation.course import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
 from simulation.demo import nbgrader
 from simulation.submissions import fill, only, reference_answers, region_exercises
 from tests.conftest import hand_in
@@ -97,7 +98,7 @@ def sequential(course, cohort, tmp_path_factory) -> dict[str, dict[str, float]]:
 
 def scores_of(db_url: str) -> dict[str, dict[str, float]]:
     with Gradebook(db_url) as gradebook:
-        return {g.student: g.cells for g in grades.collect(gradebook)}
+        return {g.student: g.cells for g in grades.collect(gradebook, ASSIGNMENT)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -139,7 +140,7 @@ def graded_course(request, course, cohort, tmp_path) -> tuple[Path, str]:
         db_url = request.getfixturevalue("postgres_db")
         check_database(db_url, assignment=None)  # before generate_assignment --force touches release/
         nbgrader(root, "generate_assignment", ASSIGNMENT, "--force", f"--db={db_url}")
-    check_database(db_url)
+    check_database(db_url, ASSIGNMENT)
     hand_in(root, cohort)
     return root, db_url
 
@@ -168,7 +169,9 @@ def counts(shards: int = SHARDS, **numbers: int) -> dict[str, int]:
 
 def assert_same_as_sequential(db_url: str, cohort, sequential) -> None:
     assert scores_of(db_url) == sequential
-    assert gradebook_state(db_url).submissions == dict.fromkeys(cohort, 1), "one submission per student"
+    assert gradebook_state(db_url, ASSIGNMENT).submissions == dict.fromkeys(cohort, 1), (
+        "one submission per student"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,7 +343,10 @@ def test_a_roster_too_long_for_one_command_line_argument(fresh_course, release_n
     scores = scores_of(Course.load(fresh_course).db_url)
     assert scores["reference"] == grade_cells(read(SOURCE_NOTEBOOK))
     assert sum(scores["blank"].values()) == 0
-    assert gradebook_state(Course.load(fresh_course).db_url).submissions == {"reference": 1, "blank": 1}
+    assert gradebook_state(Course.load(fresh_course).db_url, ASSIGNMENT).submissions == {
+        "reference": 1,
+        "blank": 1,
+    }
 
 
 def test_status_counts_a_student_who_handed_in_no_notebook(fresh_course):
@@ -393,7 +399,7 @@ def test_what_missing_means(tmp_path):
     (submitted / "timestamp.txt").write_text("2025-01-01 10:00:00.000000 UTC")
 
     def reason(student="a"):
-        return missing_reason(tmp_path, student, state)
+        return missing_reason(tmp_path, student, state, ASSIGNMENT)
 
     assert reason("c") == "no submission in the gradebook"
     assert reason("b") == "no score for 3 of 13 test cells in the gradebook"
@@ -412,23 +418,23 @@ def test_what_missing_means(tmp_path):
 
 def test_the_database_is_checked_before_anything_runs(course, tmp_path):
     with pytest.raises(DatabaseError, match="not a database URL"):
-        check_database("gradebook.db")
+        check_database("gradebook.db", ASSIGNMENT)
     with pytest.raises(DatabaseError, match="no gradebook at"):
-        check_database(f"sqlite:///{tmp_path / 'none.db'}")
+        check_database(f"sqlite:///{tmp_path / 'none.db'}", ASSIGNMENT)
     with pytest.raises(DatabaseError, match="does not exist"):
         check_database(f"sqlite:///{tmp_path / 'no' / 'folder.db'}", assignment=None)
     (tmp_path / "empty.db").touch()
     with pytest.raises(DatabaseError, match="not an nbgrader gradebook"):
-        check_database(f"sqlite:///{tmp_path / 'empty.db'}")
+        check_database(f"sqlite:///{tmp_path / 'empty.db'}", ASSIGNMENT)
     gradebook = f"sqlite:///{course / 'gradebook.db'}"
     with pytest.raises(DatabaseError, match="no assignment 'ps0'"):
         check_database(gradebook, "ps0")
-    assert "1 notebook" in check_database(gradebook)
+    assert "1 notebook" in check_database(gradebook, ASSIGNMENT)
     # A server that does not answer: a clear error, quickly (nothing listens on port 1).
     with pytest.raises(DatabaseError, match="cannot use the gradebook postgresql"):
         check_database("postgresql+psycopg2://grader:secret@127.0.0.1:1/course", assignment=None)
     with pytest.raises(DatabaseError) as error:
-        check_database("postgresql+psycopg2://grader:secret@127.0.0.1:1/course")
+        check_database("postgresql+psycopg2://grader:secret@127.0.0.1:1/course", ASSIGNMENT)
     assert "secret" not in str(error.value)
 
 
@@ -449,9 +455,9 @@ def test_a_server_that_answers_on_a_second_try_is_waited_for(course, monkeypatch
 
     monkeypatch.setattr(module, "_check_database", refused_once)
     with pytest.raises(DatabaseError, match="cannot use the gradebook postgresql"):
-        check_database(gradebook)  # no retries: at once
+        check_database(gradebook, ASSIGNMENT)  # no retries: at once
     attempts.clear()
-    assert "1 notebook" in check_database(gradebook, retries=2, wait=0.01)
+    assert "1 notebook" in check_database(gradebook, ASSIGNMENT, retries=2, wait=0.01)
     assert len(attempts) == 2
     attempts.clear()
     attempts.append("not the first")  # what is not a connection problem is not tried again

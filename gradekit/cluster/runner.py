@@ -56,7 +56,7 @@ from gradekit.cluster.status import grading_status, missing_reason
 from gradekit.cluster.summary import Summary
 from gradekit.course import Course
 from gradekit.course.gradebook import DatabaseError, check_database, gradebook_state
-from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT
+from gradekit.course.notebooks import COURSE_ROOT
 from gradekit.export import grades
 
 
@@ -66,7 +66,7 @@ def plan(
     shards: int,
     indices: Iterable[int],
     only_missing: bool,
-    assignment: str = ASSIGNMENT,
+    assignment: str,
     log_dir: Path | None = None,
     not_gradable: Iterable[str] = (),
 ) -> list[Shard]:
@@ -104,7 +104,7 @@ def run(
     only_missing: bool = False,
     db_url: str | None = None,
     retries: int = 2,
-    assignment: str = ASSIGNMENT,
+    assignment: str | None = None,
     log_dir: Path | None = None,
     stream: IO[str] = sys.stderr,
 ) -> Summary:
@@ -112,10 +112,11 @@ def run(
     report. The gradebook is checked first; nbgrader's own log goes to one file per shard under
     `log_dir` (default <course>/logs/autograde/), the progress and the summary to `stream`.
     Raises DatabaseError (the gradebook cannot be used), ValueError (ids nbgrader cannot
-    exclude), FileNotFoundError (no release to take submissions in against)."""
+    exclude), FileNotFoundError (no release to take submissions in against). `assignment`
+    defaults to the one assignment of the course's source/."""
     course = Path(course).resolve()
     taken_course = Course.load(course, assignment, db_url)
-    db_url = taken_course.db_url
+    assignment, db_url = taken_course.assignment, taken_course.db_url
     print(f"gradebook: {check_database(db_url, assignment, retries)}", file=stream, flush=True)
     indices = range(shards) if shard_index is None else [shard_index]
     start = time.time()

@@ -21,7 +21,6 @@ from pathlib import Path
 
 from gradekit import intake
 from gradekit.course.gradebook import GradebookState, gradebook_state
-from gradekit.course.notebooks import ASSIGNMENT
 
 
 def executed(notebook: Path) -> bool | None:
@@ -45,7 +44,7 @@ def submission_time(folder: Path) -> datetime | None:
         return None
 
 
-def missing_reason(course: Path, student: str, state: GradebookState, assignment: str = ASSIGNMENT):
+def missing_reason(course: Path, student: str, state: GradebookState, assignment: str):
     """None if the student is graded, else why not (see the module docstring)."""
     submitted = course / "submitted" / student / assignment
     autograded = course / "autograded" / student / assignment
@@ -71,7 +70,7 @@ def missing_reason(course: Path, student: str, state: GradebookState, assignment
 
 
 def grading_status(
-    course: Path, db_url: str, students: Iterable[str], assignment: str = ASSIGNMENT
+    course: Path, db_url: str, students: Iterable[str], assignment: str
 ) -> dict[str, str | None]:
     """student -> None if graded, else the reason it is missing."""
     state = gradebook_state(db_url, assignment)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gradekit.course.gradebook import normalized_db_url
-from gradekit.course.notebooks import ASSIGNMENT
+from gradekit.course.notebooks import only_assignment
 
 CONFIG_FILE = "nbgrader_config.py"
 
@@ -50,13 +50,15 @@ class Course:
         )
 
     @classmethod
-    def load(cls, root: Path, assignment: str = ASSIGNMENT, db_url: str | None = None) -> Course:
-        """From the course's nbgrader_config.py, as nbgrader would read it. The gradebook is
-        `db_url` if given, else NBGRADER_DB_URL if set, else what the config says, else nbgrader's
-        default (gradebook.db in the root)."""
+    def load(cls, root: Path, assignment: str | None = None, db_url: str | None = None) -> Course:
+        """From the course's nbgrader_config.py, as nbgrader would read it. The assignment is
+        `assignment` if given, else the one assignment of source/ (ValueError if it has several).
+        The gradebook is `db_url` if given, else NBGRADER_DB_URL if set, else what the config
+        says, else nbgrader's default (gradebook.db in the root)."""
         from nbgrader.coursedir import CourseDirectory
 
         root = Path(root).resolve()
+        assignment = assignment or only_assignment(root)
         config = load_config(root)
         coursedir = CourseDirectory(config=config)
         coursedir.root = str(root)
@@ -64,6 +66,11 @@ class Course:
         if chosen:
             coursedir.db_url = chosen
         return cls.from_coursedir(coursedir, assignment, config)
+
+    @property
+    def course_id(self) -> str:
+        """See `course_id`."""
+        return course_id(self.root, self.config)
 
     def folder(self, student: str) -> Path:
         """submitted/<student>/<assignment>/"""
@@ -90,6 +97,14 @@ class Course:
             for p in self.submitted.iterdir()
             if p.is_dir() and not p.name.startswith(".") and ((p / self.assignment).is_dir() or _loose(p))
         )
+
+
+def course_id(root: Path, config=None) -> str:
+    """The course's `c.CourseDirectory.course_id` (nbgrader's exchange files assignments by it),
+    else the name of its root folder. `config`: the loaded configuration, if at hand."""
+    config = load_config(root) if config is None else config
+    configured = config.get("CourseDirectory", {}).get("course_id") if "CourseDirectory" in config else None
+    return str(configured or Path(root).resolve().name)
 
 
 def load_config(root: Path):

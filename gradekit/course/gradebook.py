@@ -12,8 +12,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gradekit.course.notebooks import ASSIGNMENT
-
 SQLITE_BUSY_TIMEOUT = 60  # seconds a SQLite writer waits for another process's lock
 
 
@@ -71,7 +69,7 @@ def engine_for(url: str, connect_timeout: int = 10):
         raise DatabaseError(f"no driver for {masked(url)}: {error}{hint}") from None
 
 
-def check_database(url: str, assignment: str | None = ASSIGNMENT, retries: int = 0, wait: float = 2.0) -> str:
+def check_database(url: str, assignment: str | None, retries: int = 0, wait: float = 2.0) -> str:
     """Raise DatabaseError unless the gradebook at `url` can be used; return a one-line description.
 
     With `assignment=None`, check only that the database can be reached (use it before
@@ -152,7 +150,7 @@ class GradebookState:
     test_cells: int  # autograded test cells per submission
 
 
-def gradebook_state(url: str, assignment: str = ASSIGNMENT) -> GradebookState:
+def gradebook_state(url: str, assignment: str) -> GradebookState:
     """One read of the gradebook (three queries, whatever the size of the cohort)."""
     from nbgrader.api import Assignment, Grade, Student, SubmittedAssignment, SubmittedNotebook
     from sqlalchemy import func, select

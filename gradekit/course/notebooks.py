@@ -1,18 +1,21 @@
-"""Where the course's notebooks live, and what their nbgrader cells contain."""
+"""Where a course's notebooks live, and what their nbgrader cells contain.
+
+Nothing here names a course: the assignments are the folders of `source/` that hold notebooks,
+the exercises the prefixes of the grade_ids (`ex2_backward` belongs to `ex2`), in notebook order,
+and the notebook's copy of the checks framework is the locked cell that starts as
+gradekit/checks/framework.py does.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
 import nbformat
 
 COURSE_ROOT = Path(__file__).resolve().parents[2]  # the kit's repository (gradekit/course/ is two below)
-ASSIGNMENT = "mini_auto_grad"
-NOTEBOOK = f"{ASSIGNMENT}.ipynb"
-SOURCE_NOTEBOOK = COURSE_ROOT / "source" / ASSIGNMENT / NOTEBOOK
-EXERCISES = ("ex1", "ex2", "ex3")
-CHECKS_CELL = "check_helpers"  # the locked cell that holds a copy of gradekit/checks/framework.py
+FRAMEWORK = Path(__file__).resolve().parents[1] / "checks" / "framework.py"
 
 _HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 _SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
@@ -41,6 +44,50 @@ def grade_cells(nb) -> dict[str, float]:
 def exercise_of(grade_id: str) -> str:
     """The exercise a graded cell belongs to: the prefix of its grade_id (`ex2_backward` -> `ex2`)."""
     return grade_id.split("_", 1)[0]
+
+
+def exercises(grade_ids) -> list[str]:
+    """The exercises of `grade_ids` (in their order), each once: ["ex1", "ex2", ...]."""
+    return list(dict.fromkeys(exercise_of(g) for g in grade_ids))
+
+
+def assignments(root: str | Path) -> list[str]:
+    """The course's assignments: the folders of `root`/source/ that hold a notebook, sorted."""
+    source = Path(root) / "source"
+    if not source.is_dir():
+        return []
+    return sorted(p.name for p in source.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def only_assignment(root: str | Path) -> str:
+    """The course's one assignment. Raises ValueError when source/ holds none or several (then a
+    command needs the assignment named)."""
+    found = assignments(root)
+    if len(found) != 1:
+        listed = ", ".join(found) or "none"
+        raise ValueError(f"{root}: source/ holds {len(found)} assignments ({listed}): name the one you mean")
+    return found[0]
+
+
+def source_notebooks(root: str | Path, assignment: str) -> list[Path]:
+    """The source notebooks of an assignment, sorted by name (nbgrader's order)."""
+    return sorted((Path(root) / "source" / assignment).glob("*.ipynb"))
+
+
+@functools.cache
+def _framework_first_line() -> str:
+    return FRAMEWORK.read_text(encoding="utf-8").split("\n", 1)[0]
+
+
+def is_checks_cell(cell) -> bool:
+    """Is this the notebook's copy of the checks framework: a locked code cell that starts with
+    the framework module's first line?"""
+    first = _framework_first_line()
+    return (
+        cell.get("cell_type") == "code"
+        and bool(nbgrader_meta(cell).get("locked"))
+        and cell.get("source", "").startswith(first)
+    )
 
 
 def _secret_lines(text: str, region: re.Pattern) -> list[str]:
@@ -78,21 +125,19 @@ def secret_lines(sources: list[str], solutions: bool = True, hidden: bool = True
     return {line for line in secret if line not in public and line not in quoted}
 
 
-def sync_checks_cell(path: str | Path = SOURCE_NOTEBOOK) -> bool:
-    """Copy gradekit/checks/framework.py into the notebook's CHECKS_CELL; True if the cell changed.
-    Raises KeyError if the notebook has no such cell."""
-    from gradekit.checks import framework
-
+def sync_checks_cell(path: str | Path) -> str | None:
+    """Copy gradekit/checks/framework.py into the notebook's copy of it (`is_checks_cell`); the
+    cell's grade_id if it changed, else None. Raises KeyError if the notebook has no such cell."""
     nb = read(path)
-    cell = next((c for c in nb.cells if nbgrader_meta(c).get("grade_id") == CHECKS_CELL), None)
+    cell = next((c for c in nb.cells if is_checks_cell(c)), None)
     if cell is None:
-        raise KeyError(f"{path} has no cell with grade_id {CHECKS_CELL!r}")
-    text = Path(framework.__file__).read_text(encoding="utf-8").rstrip("\n")
+        raise KeyError(f"{path} has no locked cell holding gradekit/checks/framework.py")
+    text = FRAMEWORK.read_text(encoding="utf-8").rstrip("\n")
     if cell.source == text:
-        return False
+        return None
     cell.source = text
     nbformat.write(nb, str(path))
-    return True
+    return nbgrader_meta(cell).get("grade_id", "?")
 
 
 def default_course() -> Path:

@@ -2,13 +2,16 @@
 
 Late penalties are nbgrader's (`c.LateSubmissionPlugin.penalty_method`, computed by `nbgrader
 autograde` against the assignment's due date): the per-exercise scores are what the work earned,
-`penalty` is what lateness took, and `total` = ex1 + ex2 + ex3 - penalty, which is nbgrader's own
-score after penalties (`nbgrader export`'s `score` column).
+`penalty` is what lateness took, and `total` = the sum of the exercises - penalty, which is
+nbgrader's own score after penalties (`nbgrader export`'s `score` column). The exercises are the
+prefixes of the assignment's grade_ids in the gradebook (`ex1_add_mul` -> `ex1`), in natural order
+(`ex2` before `ex10`): nothing here names this course's.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin
 
 from gradekit.course.gradebook import scored
-from gradekit.course.notebooks import ASSIGNMENT, EXERCISES, exercise_of
+from gradekit.course.notebooks import exercise_of, exercises
 
 # Why a submission has no score, when intake left no reason: nbgrader failed while grading it.
 AUTOGRADE_FAILED = "autograding failed: see the autograde log (logs/)"
@@ -36,6 +39,11 @@ class StudentGrades:
     penalty: float = 0.0  # the late-submission penalty nbgrader recorded
     seconds_late: float = 0.0  # past the due date (0: on time, or no due date)
     reason: str | None = None  # why not graded (None when graded or not submitted)
+
+    @property
+    def exercises(self) -> list[str]:
+        """The assignment's exercises, in natural order (`ex2` before `ex10`)."""
+        return sorted(exercises(self.max_cells), key=natural)
 
     def exercise(self, name: str) -> float:
         return sum(score for cell, score in self.cells.items() if exercise_of(cell) == name)
@@ -63,29 +71,34 @@ class StudentGrades:
 
     def row(self) -> dict[str, object]:
         row: dict[str, object] = {"student_id": self.student}
-        row.update({ex: self.exercise(ex) for ex in EXERCISES})
+        row.update({ex: self.exercise(ex) for ex in self.exercises})
         row.update(penalty=self.penalty, total=self.total, max=self.max_total)
         row.update(submitted=self.submitted, graded=self.graded, late=self.late, reason=self.reason or "")
         return row
 
 
-COLUMNS = [
-    "assignment",
-    "student_id",
-    *EXERCISES,
-    "penalty",
-    "total",
-    "max",
-    "submitted",
-    "graded",
-    "late",
-    "reason",
-]
+def natural(name: str) -> list:
+    """A sort key that orders the numbers in a name by value: ex2 < ex10."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def collect(
-    gradebook: Gradebook, assignment: str = ASSIGNMENT, course: Path | None = None
-) -> list[StudentGrades]:
+def columns(exercise_names: list[str]) -> list[str]:
+    """The CSV's columns, with one per exercise."""
+    return [
+        "assignment",
+        "student_id",
+        *exercise_names,
+        "penalty",
+        "total",
+        "max",
+        "submitted",
+        "graded",
+        "late",
+        "reason",
+    ]
+
+
+def collect(gradebook: Gradebook, assignment: str, course: Path | None = None) -> list[StudentGrades]:
     """One entry per student of the gradebook, sorted by id; a missing submission scores 0. With
     `course` (the course root), a submission without a score carries the reason intake recorded
     in its folder (gradekit.intake), else AUTOGRADE_FAILED."""
@@ -120,11 +133,11 @@ def table(grades: list[StudentGrades], extra=None) -> str:
     if not grades:
         return "(no students in the gradebook)"
     maxima = grades[0]
-    header = ["student"] + [f"{ex}/{maxima.exercise_max(ex):g}" for ex in EXERCISES]
+    header = ["student"] + [f"{ex}/{maxima.exercise_max(ex):g}" for ex in maxima.exercises]
     header += ["penalty", f"total/{maxima.max_total:g}"]
     rows = [
         [g.student]
-        + [f"{g.exercise(ex):g}" if g.graded else "" for ex in EXERCISES]
+        + [f"{g.exercise(ex):g}" if g.graded else "" for ex in maxima.exercises]
         + [f"-{g.penalty:g}" if g.penalty else ""]
         + [f"{g.total:g}" if g.graded else "not graded" if g.submitted else "-"]
         for g in grades
@@ -159,14 +172,16 @@ class ExerciseCsvExport(ExportPlugin):
 
     def export(self, gradebook: Gradebook) -> None:
         dest = self.to or "grades_by_exercise.csv"
-        assignments = self.assignment or [ASSIGNMENT]
+        assignments = self.assignment or [a.name for a in gradebook.assignments]
         course = course_of(self)
         self.log.info("Exporting per-exercise grades to %s", dest)
+        collected = {assignment: collect(gradebook, assignment, course) for assignment in assignments}
+        names = sorted({ex for rows in collected.values() for g in rows for ex in g.exercises}, key=natural)
         with open(dest, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, COLUMNS)
+            writer = csv.DictWriter(fh, columns(names), restval="")
             writer.writeheader()
-            for assignment in assignments:
-                for grades in collect(gradebook, assignment, course):
+            for assignment, rows in collected.items():
+                for grades in rows:
                     if self.student and grades.student not in self.student:
                         continue
                     writer.writerow({"assignment": assignment, **grades.row()})

@@ -34,7 +34,6 @@ import csv
 from nbgrader.api import Gradebook
 from nbgrader.plugins import ExportPlugin
 
-from gradekit.course.notebooks import ASSIGNMENT, EXERCISES
 from gradekit.export.grades import StudentGrades, collect, course_of
 
 CANVAS_IDENTITY = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -55,10 +54,12 @@ class _LmsExport(ExportPlugin):
         raise NotImplementedError
 
     def _assignments(self) -> list[str]:
-        return list(self.assignment) or [ASSIGNMENT]
+        return list(self.assignment) or [a.name for a in self._gradebook.assignments]
 
     def _grades(self, gradebook: Gradebook) -> dict[str, dict[str, StudentGrades]]:
-        """assignment -> student id -> grades (only `--student`, if given)."""
+        """assignment -> student id -> grades (only `--student`, if given); every assignment of the
+        gradebook unless `--assignment` names some."""
+        self._gradebook = gradebook
         course = course_of(self)
         found = {}
         for assignment in self._assignments():
@@ -100,8 +101,8 @@ class CanvasCsvExport(_LmsExport):
         points = ["Points Possible", "", "", "", ""]
         for assignment, by_student in grades.items():
             maximum = next(iter(by_student.values()), None)
-            header += [f"{assignment} {ex}" for ex in EXERCISES] + [assignment]
-            points += [_number(maximum.exercise_max(ex)) if maximum else "" for ex in EXERCISES]
+            header += [f"{assignment} {ex}" for ex in _exercises(by_student)] + [assignment]
+            points += [_number(maximum.exercise_max(ex)) for ex in _exercises(by_student)]
             points.append(_number(maximum.max_total) if maximum else "")
         rows = [points]
         for student in self._students(gradebook):
@@ -110,7 +111,7 @@ class CanvasCsvExport(_LmsExport):
             for by_student in grades.values():
                 g = by_student.get(student.id)
                 graded = g is not None and g.graded
-                row += [_number(g.exercise(ex)) if graded else "" for ex in EXERCISES]
+                row += [_number(g.exercise(ex)) if graded else "" for ex in _exercises(by_student)]
                 row.append(_number(g.total) if graded else "")
             rows.append(row)
         return header, rows
@@ -126,8 +127,9 @@ class MoodleCsvExport(_LmsExport):
     def rows(self, gradebook: Gradebook) -> tuple[list[str], list[list[str]]]:
         grades = self._grades(gradebook)
         header = list(MOODLE_IDENTITY)
-        for assignment in grades:
-            header += [f"{assignment} {ex}" for ex in EXERCISES] + [assignment, f"{assignment} feedback"]
+        for assignment, by_student in grades.items():
+            header += [f"{assignment} {ex}" for ex in _exercises(by_student)]
+            header += [assignment, f"{assignment} feedback"]
         rows = []
         for student in self._students(gradebook):
             row = [
@@ -139,11 +141,17 @@ class MoodleCsvExport(_LmsExport):
             for by_student in grades.values():
                 g = by_student.get(student.id)
                 graded = g is not None and g.graded
-                row += [_number(g.exercise(ex)) if graded else "" for ex in EXERCISES]
+                row += [_number(g.exercise(ex)) if graded else "" for ex in _exercises(by_student)]
                 row.append(_number(g.total) if graded else "")
                 row.append(_feedback(g))
             rows.append(row)
         return header, rows
+
+
+def _exercises(by_student: dict[str, StudentGrades]) -> list[str]:
+    """The exercises of an assignment (from its grade cells in the gradebook)."""
+    first = next(iter(by_student.values()), None)
+    return first.exercises if first is not None else []
 
 
 def _feedback(g: StudentGrades | None) -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from gradekit.course.notebooks import ASSIGNMENT, EXERCISES, exercise_of
+from gradekit.course.notebooks import exercise_of
 from gradekit.export.grades import AUTOGRADE_FAILED, StudentGrades, collect
 
 # What a submission's own code should not need, with the reason to look at it. Matched against
@@ -85,7 +85,7 @@ class ReportData:
         return [c for c in self.checks if c.failed]
 
 
-def gather(gradebook: Gradebook, assignment: str = ASSIGNMENT, course: Path | None = None) -> ReportData:
+def gather(gradebook: Gradebook, assignment: str, course: Path | None = None) -> ReportData:
     """Everything the report shows, out of the gradebook and, with `course`, the autograded
     notebooks (the result of every check) and the submitted code."""
     graded, ungraded, missing = [], [], []
@@ -127,7 +127,7 @@ def check_results(path: Path) -> list[dict]:
     return [r for cell in nb.cells for r in cell.get("metadata", {}).get("gradekit", {}).get("checks", [])]
 
 
-def flag_submissions(course: Path, assignment: str = ASSIGNMENT) -> dict[str, list[str]]:
+def flag_submissions(course: Path, assignment: str) -> dict[str, list[str]]:
     """student -> why their submitted code deserves a look (see SUSPICIOUS)."""
     given = set()
     for folder in ("release", "source"):
@@ -301,7 +301,7 @@ def _charts(data: ReportData) -> list[str]:
     graded = [s for s in data.students if s.student in set(data.graded)]
     maxima = data.students[0] if data.students else None
     charts = []
-    for name in (*EXERCISES, "total"):
+    for name in (*(maxima.exercises if maxima else []), "total"):
         maximum = (maxima.max_total if name == "total" else maxima.exercise_max(name)) if maxima else 0.0
         scores = [s.total if name == "total" else s.exercise(name) for s in graded]
         charts.append(

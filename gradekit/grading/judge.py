@@ -42,7 +42,7 @@ from traitlets import Bool, Float, Integer
 
 from gradekit import channel
 from gradekit.checks import carry_forward, framework
-from gradekit.course.notebooks import CHECKS_CELL, nbgrader_meta
+from gradekit.course.notebooks import is_checks_cell, nbgrader_meta
 from gradekit.grading import runner, worlds
 from gradekit.grading.judge_thread import JudgeThread
 from gradekit.grading.outputs import OutputBudget
@@ -269,7 +269,7 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
                 layout.add(source, Role("definitions", index), cell)
             elif index in killers:
                 layout.add("", Role("killed", index))
-            elif grade_id == CHECKS_CELL and nbgrader_meta(cell).get("locked"):
+            elif is_checks_cell(cell):
                 continue  # the notebook's copy of the checks: the grader sets up its own
             else:
                 layout.add(cell.source, Role("student", index), cell)
@@ -317,7 +317,8 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
         """The student's code cells as the last kernel run ran them (for error carried forward)."""
         sources = []
         for index, cell in enumerate(nb.cells):
-            if cell.cell_type != "code" or nbgrader_meta(cell).get("grade_id") in (*plan.cells, CHECKS_CELL):
+            grade_id = nbgrader_meta(cell).get("grade_id")
+            if cell.cell_type != "code" or grade_id in plan.cells or is_checks_cell(cell):
                 continue
             if killers.get(index) == 1:
                 sources.append(carry_forward.definitions_only(cell.source) or "")

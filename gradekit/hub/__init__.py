@@ -5,7 +5,6 @@
 """
 
 from gradekit.hub.demo import (
-    COURSE_ID,
     Hub,
     HubError,
     banner,
@@ -19,7 +18,6 @@ from gradekit.hub.demo import (
 )
 
 __all__ = [
-    "COURSE_ID",
     "Hub",
     "HubError",
     "banner",

@@ -38,12 +38,12 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT
+from gradekit.course import course_id
+from gradekit.course.notebooks import COURSE_ROOT, assignments
 
 CHP_VERSION = "5.3.0"  # configurable-http-proxy, from npm
 PASSWORD = "kit-demo-2026"  # every demo account's; the hub listens on 127.0.0.1 only
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's: readable by every account
-COURSE_ID = "mini_auto_grad"
 STUDENT_OFF = {  # what a student's JupyterLab does not load
     "server": ["nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list"],
     "lab": [
@@ -68,7 +68,12 @@ class Hub:
     instructor: str = "kit-instructor"
     students: tuple[str, ...] = ("kit-student1", "kit-student2", "kit-student3")
     password: str = PASSWORD
-    repo: Path = field(default=COURSE_ROOT)
+    repo: Path = field(default=COURSE_ROOT)  # the course served: its nbgrader_config.py and source/
+
+    @property
+    def course_id(self) -> str:
+        """The served course's `c.CourseDirectory.course_id` (its folder's name if unset)."""
+        return course_id(self.repo)
 
     @property
     def url(self) -> str:
@@ -100,7 +105,7 @@ class Hub:
     @property
     def course(self) -> Path:
         """The instructor's course root."""
-        return self.home(self.instructor) / COURSE_ID
+        return self.home(self.instructor) / self.course_id
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,7 +231,7 @@ def configure_nbgrader(hub: Hub) -> None:
     # The course's folder exists before any student can make it (or a link in its place): a
     # student's folder there would stop the instructor's release, a link would redirect it.
     instructor = pwd.getpwnam(hub.instructor)
-    course_folder = hub.exchange / COURSE_ID
+    course_folder = hub.exchange / hub.course_id
     if not course_folder.exists() and not course_folder.is_symlink():
         course_folder.mkdir(mode=0o755)
         os.chown(course_folder, instructor.pw_uid, instructor.pw_gid)
@@ -238,7 +243,7 @@ def configure_nbgrader(hub: Hub) -> None:
     common = textwrap.dedent(f"""\
         # written by gradekit.hub: the course every account takes part in
         c = get_config()  # noqa: F821
-        c.CourseDirectory.course_id = {COURSE_ID!r}
+        c.CourseDirectory.course_id = {hub.course_id!r}
         c.Exchange.root = {str(hub.exchange)!r}
         """)
     course = hub.course
@@ -253,7 +258,7 @@ def configure_nbgrader(hub: Hub) -> None:
         home / ".jupyter" / "nbgrader_config.py",
         common
         + textwrap.dedent(f"""\
-            # the instructor: formgrader and the command line work on the course in ~/{COURSE_ID}
+            # the instructor: formgrader and the command line work on the course in ~/{hub.course_id}
             load_subconfig({str(course / "nbgrader_config.py")!r})  # noqa: F821
             c.CourseDirectory.root = {str(course)!r}
             c.Exchange.root = {str(hub.exchange)!r}
@@ -327,7 +332,7 @@ def banner(hub: Hub) -> str:
     return (
         f"demo JupyterHub: {hub.url}  (local only)\n"
         f"accounts, password {hub.password!r} for all:\n{accounts}\n"
-        f"course: {hub.course} ({ASSIGNMENT}); exchange: {hub.exchange}\n"
+        f"course: {hub.course} ({', '.join(assignments(hub.repo))}); exchange: {hub.exchange}\n"
         "Ctrl-C stops it."
     )
 
