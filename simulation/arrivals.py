@@ -6,8 +6,8 @@ pasted cells, byte-order marks, timestamps in other zones or in words, a 20 MB p
 Each case was built from a public bug report or an nbgrader 0.9.6 failure measured on this course
 (docs/intake.md). Every case's code is the reference solution, so a gradable case scores full
 marks in each exercise (minus a late penalty) unless it lost some of that code on the way (its
-`scores` say what remains); a case that cannot be graded must be flagged with a reason that says
-what to do.
+`lost` pieces say what did not arrive: their checks fail); a case that cannot be graded must be
+flagged with a reason that says what to do.
 
 Timestamps are against `DUE`, the due date the demo and the tests give the assignment.
 
@@ -26,8 +26,9 @@ from dataclasses import dataclass
 
 import nbformat
 
-from gradekit.course.notebooks import NOTEBOOK, nbgrader_meta
-from simulation.cohort import Kit, cell
+from gradekit.course.notebooks import exercise_of, nbgrader_meta
+from simulation.cohort import Kit, cell, default_kit
+from simulation.course import NOTEBOOK
 
 DUE = "2026-01-15 23:59:00 UTC"  # the assignment's due date in the demo and the tests
 ON_TIME = "2026-01-15 12:00:00.000000 UTC"
@@ -41,13 +42,25 @@ class Arrival:
     files: Callable[[Kit], Files]
     flagged: str | None = None  # not gradable: a text the reason must contain
     note: str | None = None  # a text one of intake's notes must contain
-    penalty: float = 0.0  # points the late-submission penalty takes
+    late: bool = False  # past the due date: nbgrader's "zero" penalty takes every point earned
     log: str | None = None  # a text autograde's log must contain (a warning that must stay)
-    scores: tuple[float, float, float] = (10.0, 10.0, 10.0)  # ex1, ex2, ex3 when gradable
+    lost: tuple[str, ...] = ()  # pieces of the reference lost on the way: their checks fail
 
-    def expected(self) -> dict[str, float] | None:
-        """Per-exercise scores, before any late penalty; None when not gradable."""
-        return None if self.flagged else dict(zip(("ex1", "ex2", "ex3"), self.scores))
+    def expected(self, kit: Kit | None = None) -> dict[str, float] | None:
+        """Per-exercise scores in points, before any late penalty: full marks but the points of
+        every check of a lost piece; None when not gradable."""
+        if self.flagged:
+            return None
+        kit = kit or default_kit()
+        scores = dict.fromkeys(kit.exercise_names, 0.0)
+        for check_id, info in kit.checks.items():
+            if not set(info.tests) & set(self.lost):
+                scores[exercise_of(check_id)] += info.points
+        return scores
+
+    def penalty(self, kit: Kit | None = None) -> float:
+        """Points the late-submission penalty takes (c.LateSubmissionPlugin.penalty_method = "zero")."""
+        return sum((self.expected(kit) or {}).values()) if self.late else 0.0
 
 
 def _bytes(nb) -> bytes:
@@ -241,7 +254,7 @@ ARRIVALS: tuple[Arrival, ...] = (
         "arr_late",
         "handed in 8 hours after the due date",
         lambda kit: _solved(kit, stamp="2026-01-16 08:00:00.000000 UTC"),
-        penalty=30.0,
+        late=True,
     ),
     Arrival(
         "arr_print_20_mb",
@@ -254,7 +267,7 @@ ARRIVALS: tuple[Arrival, ...] = (
         _with(lambda nb: _delete(nb, "training", "ex3_train_xor")),
         # the test is put back (nbgrader 0.9.6 stopped on a KeyError and graded nothing) and
         # fails without train(): 4 points of ex3
-        scores=(10.0, 10.0, 6.0),
+        lost=("train",),
         log="arr_deleted_solution_and_test deleted the test cell ex3_train_xor",
     ),
     Arrival(
@@ -283,8 +296,8 @@ def give_due_date(db_url: str) -> None:
     """Give the assignment the due date `DUE` in the gradebook at `db_url`."""
     from nbgrader.api import Gradebook
 
-    from gradekit.course.notebooks import ASSIGNMENT
     from gradekit.intake.timestamps import read_timestamp
+    from simulation.course import ASSIGNMENT
 
     with Gradebook(db_url) as gradebook:
         gradebook.update_or_create_assignment(ASSIGNMENT, duedate=read_timestamp(DUE))
@@ -296,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     from gradekit.course import Course
-    from gradekit.course.notebooks import ASSIGNMENT
+    from simulation.course import ASSIGNMENT
 
     parser = argparse.ArgumentParser(prog="python -m simulation.arrivals", description=__doc__)
     parser.add_argument("course", type=Path, help="a course root with its release generated")

@@ -23,36 +23,23 @@ notebook or file damaged on purpose) and an expectation written down *before* gr
 from __future__ import annotations
 
 from simulation.cases import adversarial, correct, mistakes, partial
-from simulation.editing import Answers, Kit, Submission, append, cell, snippet
-from simulation.expectations import (
-    EX1,
-    EX2,
-    EX3,
-    NOT_DONE,
-    Case,
-    CheckInfo,
-    every,
-    named,
-    source_checks,
-    testing,
-)
+from simulation.editing import Answers, CheckInfo, Kit, Submission, append, cell, snippet
+from simulation.expectations import NOT_DONE, Case, Expected, default_kit, named, source_checks, testing
 
 __all__ = [
     "CATALOG",
-    "EX1",
-    "EX2",
-    "EX3",
     "NOT_DONE",
     "Answers",
     "Case",
     "CheckInfo",
+    "Expected",
     "Kit",
     "Submission",
     "append",
     "build",
     "catalog",
     "cell",
-    "every",
+    "default_kit",
     "named",
     "snippet",
     "source_checks",

@@ -28,16 +28,10 @@ from nbgrader.api import Gradebook
 from gradekit import cli
 from gradekit.cluster import runner
 from gradekit.cluster.lifeline import die_with_parent
-from gradekit.course.notebooks import (
-    ASSIGNMENT,
-    CHECKS_CELL,
-    COURSE_ROOT,
-    EXERCISES,
-    NOTEBOOK,
-    sync_checks_cell,
-)
+from gradekit.course.notebooks import COURSE_ROOT, sync_checks_cell
 from gradekit.export import grades
 from simulation import arrivals, cohort
+from simulation.course import ASSIGNMENT, NOTEBOOK
 
 # The catalog has three endless loops; each costs one cell timeout. The reference notebook's
 # slowest cell needs ~1 s, so the demo grades with a shorter timeout than the course's 30 s.
@@ -90,20 +84,22 @@ def hand_in(course: Path, submissions: dict[str, nbformat.NotebookNode | bytes])
             nbformat.write(nb, str(folder / NOTEBOOK))
 
 
-def expected_column(cases: dict[str, cohort.Case | arrivals.Arrival], student: str) -> str:
-    """What the catalogs say this student must get: ex1 ex2 ex3 (and the late penalty), or why
-    the submission cannot be graded."""
+Cases = dict[str, cohort.Case | arrivals.Arrival]
+
+
+def expected_column(cases: Cases, student: str, kit: cohort.Kit) -> str:
+    """What the catalogs say this student must get in the course of `kit`: a score per exercise
+    (and the late penalty), or why the submission cannot be graded."""
     case = cases[student]
     if isinstance(case, arrivals.Arrival):
         if case.flagged:
             return f"not gradable: {case.flagged}"
-        want = case.expected()
-        late = f", late -{case.penalty:g}" if case.penalty else ""
-        return " ".join(f"{want[ex]:g}" for ex in EXERCISES) + late
+        want = case.expected(kit)
+        late = f", late -{case.penalty(kit):g}" if case.late else ""
+        return " ".join(f"{score:g}" for score in want.values()) + late
     if case.rejected:
         return f"not gradable: {case.rejected}"
-    want = case.expected()
-    return " ".join(f"{want[ex]:g}" for ex in EXERCISES)
+    return " ".join(f"{score:g}" for score in case.expected(kit).values())
 
 
 def got_column(g: grades.StudentGrades) -> str:
@@ -111,12 +107,12 @@ def got_column(g: grades.StudentGrades) -> str:
     if not g.graded:
         return f"not gradable: {g.reason}"
     late = f", late -{g.penalty:g}" if g.penalty else ""
-    return " ".join(f"{g.exercise(ex):g}" for ex in EXERCISES) + late
+    return " ".join(f"{g.exercise(ex):g}" for ex in g.exercises) + late
 
 
-def as_expected(cases: dict[str, cohort.Case | arrivals.Arrival], got: grades.StudentGrades) -> bool:
+def as_expected(cases: Cases, got: grades.StudentGrades, kit: cohort.Kit) -> bool:
     """Did this student get what the catalog says? (For the not gradable: the right reason.)"""
-    want = expected_column(cases, got.student)
+    want = expected_column(cases, got.student, kit)
     if want.startswith("not gradable: "):
         return not got.graded and want.removeprefix("not gradable: ") in (got.reason or "")
     return got_column(got) == want
@@ -134,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     logs = course / "logs"
     clean(course)
     db_url = generate(course, logs)
-    cases = hand_in_everyone(course, args.small)
+    kit = cohort.Kit.load(course)
+    cases = hand_in_everyone(course, kit, args.small)
     # Intake, then autograding in two shards; not gradable students are listed in the summary.
     os.environ["NBGRADER_CELL_TIMEOUT"] = DEMO_CELL_TIMEOUT
     runner.run(course, shards=2, db_url=db_url, stream=sys.stdout)
@@ -144,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         course, "export", "--exporter", exporter, "--to", "grades_by_exercise.csv", log=logs / "export.log"
     )
     cli.main(["report", "--course", str(course), "--to", str(course / "report.html")])
-    wrong = print_table(course, db_url, cases)
+    wrong = print_table(course, db_url, cases, kit)
     print(f"\nfeedback: {course / 'feedback'}\nexport:   {course / 'grades_by_exercise.csv'}")
     print(f"report:   {course / 'report.html'}\nlogs:     {logs}")
     print(f"done in {time.perf_counter() - start:.1f} s")
@@ -167,8 +164,8 @@ def generate(course: Path, logs: Path) -> str:
     """release/ and solutions/ from source/ (the checks framework copied in first); the gradebook,
     with the demo's due date."""
     source = course / "source" / ASSIGNMENT / NOTEBOOK
-    if sync_checks_cell(source):
-        print(f"copied gradekit/checks/framework.py into {source} (cell {CHECKS_CELL})")
+    if changed := sync_checks_cell(source):
+        print(f"copied gradekit/checks/framework.py into {source} (cell {changed})")
     print(f"release and solutions from {source.relative_to(course)} (log: logs/generate.log)")
     nbgrader(course, "generate_assignment", ASSIGNMENT, "--force", log=logs / "generate.log")
     nbgrader(course, "generate_solution", ASSIGNMENT, "--force", log=logs / "generate.log")
@@ -177,12 +174,9 @@ def generate(course: Path, logs: Path) -> str:
     return db_url
 
 
-def hand_in_everyone(course: Path, small: bool) -> dict[str, cohort.Case | arrivals.Arrival]:
+def hand_in_everyone(course: Path, kit: cohort.Kit, small: bool) -> Cases:
     """The simulated cohort and the arrivals handed in (a few of each when `small`): student -> case."""
-    kit = cohort.Kit.load(course)
-    cases: dict[str, cohort.Case | arrivals.Arrival] = {
-        c.student: c for c in cohort.catalog() if not small or c.student in SMALL
-    }
+    cases: Cases = {c.student: c for c in cohort.catalog() if not small or c.student in SMALL}
     hand_in(course, cohort.build([c for c in cases.values() if isinstance(c, cohort.Case)], kit))
     handed = [a for a in arrivals.catalog() if not small or a.student in SMALL_ARRIVALS]
     arrivals.hand_in(lambda student: course / "submitted" / student / ASSIGNMENT, handed, kit)
@@ -191,18 +185,17 @@ def hand_in_everyone(course: Path, small: bool) -> dict[str, cohort.Case | arriv
     return cases
 
 
-def print_table(course: Path, db_url: str, cases) -> list:
+def print_table(course: Path, db_url: str, cases: Cases, kit: cohort.Kit) -> list:
     """The per-exercise table with what each student must get; the students who did not get it."""
     with Gradebook(db_url) as gradebook:
         everyone = grades.collect(gradebook, ASSIGNMENT, course)
-    table = grades.table(everyone, extra=("expected", lambda student: expected_column(cases, student)))
+    table = grades.table(everyone, extra=("expected", lambda student: expected_column(cases, student, kit)))
     print()
     print(table)
-    wrong = [g for g in everyone if g.student in cases and not as_expected(cases, g)]
+    wrong = [g for g in everyone if g.student in cases and not as_expected(cases, g, kit)]
     for g in wrong:
-        print(
-            f"NOT AS EXPECTED: {g.student}: got {got_column(g)}, expected {expected_column(cases, g.student)}"
-        )
+        want = expected_column(cases, g.student, kit)
+        print(f"NOT AS EXPECTED: {g.student}: got {got_column(g)}, expected {want}")
     print(f"\nas expected: {len(everyone) - len(wrong)}/{len(everyone)} students")
     return wrong
 

@@ -12,12 +12,38 @@ from pathlib import Path
 
 import nbformat
 
-from gradekit.course.notebooks import ASSIGNMENT, COURSE_ROOT, NOTEBOOK, grade_cells, nbgrader_meta, read
+from gradekit.checks import probes
+from gradekit.course.notebooks import COURSE_ROOT, exercise_of, grade_cells, nbgrader_meta, read
+from simulation.course import ASSIGNMENT, NOTEBOOK
 from simulation.submissions import fill, only, reference_answers, region_exercises
 
 Answers = dict[str, list[str | None]]
 Submission = nbformat.NotebookNode | bytes
 POW_CHECK = "if not isinstance(exponent, (int, float)):"  # the first line of the reference's __pow__
+
+
+@dataclass(frozen=True)
+class CheckInfo:
+    """A check of the source notebook: its points, whether it is hidden, the pieces it tests."""
+
+    points: float
+    hidden: bool
+    tests: tuple[str, ...]
+
+
+def checks_of(source: nbformat.NotebookNode) -> dict[str, CheckInfo]:
+    """ "grade_id/check" -> CheckInfo of every check of a source notebook, in notebook order."""
+    found = {}
+    for c in source.cells:
+        meta = nbgrader_meta(c)
+        if meta.get("grade") and not meta.get("solution") and c.cell_type == "code":
+            test = probes.TestCell.parse(meta["grade_id"], c.source)
+            hidden = set(test.hidden_names)
+            for item in test.specs():
+                found[f"{meta['grade_id']}/{item.name}"] = CheckInfo(
+                    item.points, item.name in hidden, item.tests
+                )
+    return found
 
 
 @dataclass
@@ -29,6 +55,7 @@ class Kit:
     answers: Answers  # the reference code of every solution region, by solution cell
     exercises: dict[str, list[str]]  # the exercise of every solution region
     points: dict[str, float]  # grade_id -> points, from the source notebook
+    checks: dict[str, CheckInfo]  # every check of the source notebook, in order
 
     @classmethod
     def load(cls, course: Path | None = None) -> Kit:
@@ -42,7 +69,24 @@ class Kit:
             answers=reference_answers(source_path),
             exercises=region_exercises(source),
             points=grade_cells(source),
+            checks=checks_of(source),
         )
+
+    @property
+    def exercise_names(self) -> list[str]:
+        """The course's exercises, in notebook order (the prefixes of its grade_ids)."""
+        return list(dict.fromkeys(exercise_of(grade_id) for grade_id in self.points))
+
+    def full_marks(self) -> dict[str, float]:
+        """exercise -> its points."""
+        marks = dict.fromkeys(self.exercise_names, 0.0)
+        for grade_id, points in self.points.items():
+            marks[exercise_of(grade_id)] += points
+        return marks
+
+    def test_cells(self, exercise: str) -> list[str]:
+        """The grade_ids of the test cells of `exercise`, in order."""
+        return list(dict.fromkeys(c.split("/")[0] for c in self.checks if exercise_of(c) == exercise))
 
     def solved(self, answers: Answers | None = None) -> nbformat.NotebookNode:
         """The release with its stubs filled with `answers` (default: the reference)."""

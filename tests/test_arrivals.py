@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from nbgrader.api import Gradebook
 
-from gradekit.course.notebooks import ASSIGNMENT, EXERCISES, NOTEBOOK
 from gradekit.export import grades
 from gradekit.intake import INTAKE_DIR, Record
 from simulation import arrivals, cohort
+from simulation.course import ASSIGNMENT, NOTEBOOK
 from simulation.demo import nbgrader
 from tests.conftest import grade_with_shards
 
@@ -62,12 +62,12 @@ def test_every_arrival_gets_its_written_down_result(run):
             if got.graded or case.flagged not in (got.reason or ""):
                 problems.append(f"{student}: expected not gradable ({case.flagged}), got {got.row()}")
             continue
-        scores = {ex: got.exercise(ex) for ex in EXERCISES}
-        if not got.graded or scores != case.expected() or got.penalty != case.penalty:
+        scores = {ex: got.exercise(ex) for ex in got.exercises}
+        if not got.graded or scores != case.expected() or got.penalty != case.penalty():
             problems.append(
-                f"{student}: {scores} penalty {got.penalty}, expected {case.expected()} {case.penalty}"
+                f"{student}: {scores} penalty {got.penalty}, expected {case.expected()} {case.penalty()}"
             )
-        if got.total != sum(scores.values()) - case.penalty:
+        if got.total != sum(scores.values()) - case.penalty():
             problems.append(f"{student}: total {got.total} is not the exercises minus the penalty")
         if case.note:
             record = Record.load(run.root / "submitted" / student / ASSIGNMENT)
@@ -78,10 +78,11 @@ def test_every_arrival_gets_its_written_down_result(run):
 
 def test_the_summary_lists_not_gradable_late_and_tampering(run):
     flagged = {s for s, c in CASES.items() if c.flagged}
-    late = {s for s, c in CASES.items() if c.penalty}
+    late = {s for s, c in CASES.items() if c.late}
     assert run.returncode == 1, run.output  # complete, but some students cannot be graded
     assert set(re.findall(r"^not gradable: (\w+): ", run.output, re.M)) == flagged
-    assert set(re.findall(r"^late: (\w+): penalty 30 points$", run.output, re.M)) == late
+    said = dict(re.findall(r"^late: (\w+): penalty ([\d.]+) points$", run.output, re.M))
+    assert {s: float(p) for s, p in said.items()} == {s: CASES[s].penalty() for s in late}
     for case in CASES.values():
         if case.log:
             assert f"warning: {case.log}" in run.output
@@ -146,8 +147,10 @@ def test_exports_agree_after_the_late_penalty(run, tmp_path):
     for student, case in CASES.items():
         assert float(kit[student]["total"]) == float(stock[student]["score"]), student
         assert (
-            float(kit[student]["penalty"]) == float(stock[student]["late_submission_penalty"]) == case.penalty
+            float(kit[student]["penalty"])
+            == float(stock[student]["late_submission_penalty"])
+            == case.penalty()
         )
         assert kit[student]["graded"] == str(case.flagged is None)
-        assert kit[student]["late"] == str(bool(case.penalty))
+        assert kit[student]["late"] == str(case.late)
         assert (case.flagged or "") in kit[student]["reason"]

@@ -29,16 +29,48 @@ from simulation.editing import (
     swap,
 )
 from simulation.expectations import (
-    EX1,
-    EX2,
-    EX3,
+    DISTINCT_NODES,
     ORDER,
     TRAINING,
     TRAINING_WITH_TANH,
     Case,
-    every,
     named,
     testing,
+    within,
+)
+
+# micrograd's Value has _prev/_op, no children/op/tanh/backwards, and never resets grads
+MICROGRAD_SAYS = (
+    named(
+        "ex1_add_mul/leaf_and_sum",
+        "ex1_add_mul/sum_children",
+        "ex1_add_mul/product_children",
+        "ex1_add_mul/operands_untouched",
+        "ex1_add_mul/sum_op",
+        "ex1_add_mul/product_op",
+        "ex1_add_mul/children_are_tuples",
+        "ex1_add_mul/children_in_operand_order",
+        "ex1_sub_div_pow/sub_graph",
+        "ex1_sub_div_pow/div_graph",
+        "ex1_sub_div_pow/pow_graph",
+        "ex1_sub_div_pow/neg_graph",
+        "ex1_sub_div_pow/sub_same_node",
+        "ex1_sub_div_pow/neg_twice",
+        "ex1_reflected_and_numbers/number_becomes_a_child",
+        text="no attribute",
+    )
+    | named(*testing("Value.tanh", cells=["ex1_tanh"]), text="no attribute 'tanh'")
+    | named(
+        "ex2_other_grads/tanh_slope",
+        "ex2_other_grads/tanh_chain",
+        "ex2_other_grads/tanh_negative",
+        "ex2_other_grads/tanh_zero",
+        "ex2_other_grads/tanh_large_inputs",
+        "ex2_backward/backwards_alias",
+        "ex2_backward/value_zero_grad",
+        text="no attribute",
+    )
+    | named("ex2_backward/backward_twice", "ex2_backward/intermediate_reset", text="expected")
 )
 
 CASES: tuple[Case, ...] = (
@@ -47,27 +79,34 @@ CASES: tuple[Case, ...] = (
         "adv_assert_true",
         "the failing test cell replaced by `assert True`",
         lambda k: set_source(k.solved(no_train(k)), "ex3_train_xor", "assert True\n"),
-        every(["ex3_train_xor"]),  # nbgrader restores the locked cell from the gradebook
+        # nbgrader restores the locked cell from the gradebook: train() is still a stub
     ),
     Case(
         "adv_deleted_tests",
         "the `=`-instead-of-`+=` student deletes two of the test cells that fail",
         lambda k: delete(k.solved(assign_in_mul(k)), "ex2_reused_nodes", "ex2_backward"),
-        {  # add_missing_cells puts them back
+        says={  # add_missing_cells puts them back
             "ex2_add_mul_grads/shared_operand": "uses b twice",
             "ex2_reused_nodes/product_of_a_node_with_itself": "d(a * a)/da = 2a",
             "ex2_reused_nodes/node_used_on_two_paths": "expected 48.0",
         },
         carried=frozenset({"ex2_backward/two_roots_add_up", "ex2_backward/backward_twice"}) | TRAINING,
+        breaks="Value.__mul__._backwards",
+        passes=named(
+            "ex2_add_mul_grads/product_gradients",
+            "ex2_add_mul_grads/worked_example",
+            "ex2_add_mul_grads/zero_operand",
+        ),
     ),
     Case(
         "adv_stripped_metadata",
         "the `2 - v` student strips the nbgrader metadata of the failing test cell and edits it",
         stripped_metadata,
         # the stripped cell is an ordinary cell; the test cell is missing, so it is put back
-        named(
+        says=named(
             "ex1_reflected_and_numbers/number_minus", "ex1_reflected_and_numbers/zero_minus", text="expected"
         ),
+        breaks="Value.__rsub__",
     ),
     Case(
         "adv_retyped_test_cell",
@@ -75,20 +114,20 @@ CASES: tuple[Case, ...] = (
         retyped_test_cell,
         # gradekit.grading.sanitize.RestoreCells restores the flags (nbgrader's OverwriteCells stopped on
         # "Inconsistent checksums" and left the student ungraded) and logs the change
-        every(EX3),
     ),
     Case(
         "adv_inflated_points",
         "the points of the ex1 test cells raised to 100 in the metadata",
         inflated_points,
-        every(EX2 + EX3),  # the gradebook's points count
+        passes=DISTINCT_NODES,  # the gradebook's points count, not the notebook's
     ),
     Case(
         "adv_loop_in_method",
         "MLP.zero_grad loops forever (i += 1 forgotten); train zeroes the gradients itself",
         lambda k: k.solved(loop_in_method(k)),
-        named("ex3_mlp/zero_grad", text="took too long"),  # the check's time limit stops it
-        piece="MLP",
+        says=named("ex3_mlp/zero_grad", text="took too long"),  # the check's time limit stops it
+        breaks="MLP",
+        caught_by=named("ex3_mlp/zero_grad"),
     ),
     Case(
         "adv_check_ignores_its_limit",
@@ -99,9 +138,10 @@ CASES: tuple[Case, ...] = (
         ),
         # that check keeps running after its limit: the grader stops the kernel, runs the notebook
         # again without it, and every other check (the next one of that cell too) is graded as usual
-        named("ex1_sub_div_pow/pow_negative_base", text="kept running after its time limit"),
-        piece="Value.__pow__",
+        says=named("ex1_sub_div_pow/pow_negative_base", text="kept running after its time limit"),
+        breaks="Value.__pow__",
         review=True,
+        caught_by=named("ex1_sub_div_pow/pow_negative_base"),
     ),
     Case(
         "adv_loop_after_class",
@@ -135,8 +175,9 @@ CASES: tuple[Case, ...] = (
         "adv_sys_exit_in_train",
         "train() calls sys.exit(0), hoping the check ends 'successfully'",
         lambda k: k.solved(swap(k.answers, "training", "losses = []\n", "import sys\nsys.exit(0)\n")),
-        named(*TRAINING, text="raised SystemExit"),
+        says=named(*TRAINING, text="raised SystemExit"),
         review=True,
+        breaks="train",
     ),
     Case(
         "adv_os_exit",
@@ -151,8 +192,9 @@ CASES: tuple[Case, ...] = (
         lambda k: k.solved(
             swap(k.answers, "value_class", "return Value(other) / self", "import os\nos._exit(0)")
         ),
-        named("ex1_reflected_and_numbers/number_over", text="the kernel stopped"),
+        says=named("ex1_reflected_and_numbers/number_over", text="the kernel stopped"),
         review=True,
+        breaks="Value.__rtruediv__",
     ),
     Case(
         "adv_eq_lies",
@@ -164,7 +206,7 @@ CASES: tuple[Case, ...] = (
         ),
         # negation and the reflected product call `*`; and Value, patched from outside its body,
         # is judged whole (no reference `*` in its place), so they fail as well
-        named(
+        says=named(
             "ex1_add_mul/product_data",
             "ex1_reflected_and_numbers/times_number",
             "ex1_reflected_and_numbers/times_float",
@@ -174,9 +216,22 @@ CASES: tuple[Case, ...] = (
             "ex1_sub_div_pow/neg_twice",
             text="expected",
         )
-        | named("ex1_add_mul/nodes_are_distinct", text="equal: expected False, got True")
-        | every(EX2 + EX3),
+        | named("ex1_add_mul/nodes_are_distinct", text="equal: expected False, got True"),
         review=True,
+        # a class patched from outside its body is judged whole: all of Value is the student's
+        breaks=within("Value"),
+        caught_by=frozenset(
+            named(
+                "ex1_add_mul/product_data",
+                "ex1_reflected_and_numbers/times_number",
+                "ex1_reflected_and_numbers/times_float",
+                "ex1_reflected_and_numbers/number_times",
+                "ex1_reflected_and_numbers/negative_times",
+                "ex1_sub_div_pow/neg_data",
+                "ex1_sub_div_pow/neg_twice",
+                "ex1_add_mul/nodes_are_distinct",
+            )
+        ),
     ),
     Case(
         "adv_float_lies",
@@ -186,9 +241,10 @@ CASES: tuple[Case, ...] = (
             "value_class",
             "Value.__float__ = lambda self: 0.0\n",
         ),
-        named(*TRAINING_WITH_TANH, text="the loss should fall")
+        says=named(*TRAINING_WITH_TANH, text="the loss should fall")
         | named("ex3_train_xor/three_exact_steps", text="losses: expected"),
         review=True,
+        breaks="train",  # (Value.__float__ is patched too, and no check of Value uses float())
     ),
     Case(
         "adv_isclose_patched",
@@ -197,8 +253,10 @@ CASES: tuple[Case, ...] = (
             k.solved(wrong_tanh_data(k)), "value_class", "math.isclose = lambda *args, **kwargs: True\n"
         ),
         # the verdicts are taken in the grader's process, whose math is its own
-        named("ex1_tanh/tanh_data", "ex1_tanh/tanh_values", text="use math.tanh(self.data)")
-        | every(EX2 + EX3),
+        breaks="Value.tanh",
+        passes=DISTINCT_NODES
+        | named("ex1_tanh/tanh_child", "ex1_tanh/tanh_op", "ex1_tanh/tanh_large_inputs").keys(),
+        says=named("ex1_tanh/tanh_data", "ex1_tanh/tanh_values", text="use math.tanh(self.data)"),
         review=True,
     ),
     Case(
@@ -207,29 +265,30 @@ CASES: tuple[Case, ...] = (
         lambda k: append(
             k.solved(wrong_tanh_data(k)), "value_class", "import builtins\n\nbuiltins.abs = lambda x: 0.0\n"
         ),
-        named("ex1_tanh/tanh_data", "ex1_tanh/tanh_values", text="use math.tanh(self.data)")
-        | every(EX2 + EX3),
+        breaks="Value.tanh",
+        passes=DISTINCT_NODES
+        | named("ex1_tanh/tanh_child", "ex1_tanh/tanh_op", "ex1_tanh/tanh_large_inputs").keys(),
+        says=named("ex1_tanh/tanh_data", "ex1_tanh/tanh_values", text="use math.tanh(self.data)"),
         review=True,
     ),
     Case(
         "adv_display_hook",
         "the untouched release plus an input transformer that displays 'ok' at the start of every cell",
         lambda k: prepend(nbformat.from_dict(k.release), "value_class", snippet("display_hook")),
-        every(EX1 + EX2 + EX3),
         review=True,
     ),
     Case(
         "adv_try_everything",
         "the untouched release plus an input transformer that wraps every later cell in try/except",
         lambda k: prepend(nbformat.from_dict(k.release), "value_class", snippet("try_everything")),
-        every(EX1 + EX2 + EX3),
         review=True,
     ),
     Case(
         "adv_ast_transformer",
         "exercise 1 only, plus an AST transformer that deletes every later `raise` and `assert`",
         lambda k: append(k.solved(k.only("ex1")), "value_class", snippet("ast_transformer")),
-        every(EX2 + EX3, None),  # the stubs no longer raise: the checks see None instead
+        passes=DISTINCT_NODES,
+        unwritten_says=None,  # the stubs no longer raise: the checks see None instead
         review=True,
     ),
     Case(
@@ -237,7 +296,7 @@ CASES: tuple[Case, ...] = (
         "the untouched release plus fake check helpers: `check`, `report` and the kit's module "
         "replaced in sys.modules",
         lambda k: prepend(nbformat.from_dict(k.release), "value_class", snippet("patched_checks")),
-        every(EX1 + EX2 + EX3),  # the checks run in the grader: the kernel's copy is never used
+        # the checks run in the grader: the kernel's copy is never used, and every stub fails
         review=True,
     ),
     Case(
@@ -263,38 +322,11 @@ CASES: tuple[Case, ...] = (
         "a ready-made autograd: `from micrograd.engine import Value` instead of writing the class",
         micrograd,
         # micrograd's Value has _prev/_op, no children/op/tanh/backwards, and never resets grads
-        named(
-            "ex1_add_mul/leaf_and_sum",
-            "ex1_add_mul/sum_children",
-            "ex1_add_mul/product_children",
-            "ex1_add_mul/operands_untouched",
-            "ex1_add_mul/sum_op",
-            "ex1_add_mul/product_op",
-            "ex1_add_mul/children_are_tuples",
-            "ex1_add_mul/children_in_operand_order",
-            "ex1_sub_div_pow/sub_graph",
-            "ex1_sub_div_pow/div_graph",
-            "ex1_sub_div_pow/pow_graph",
-            "ex1_sub_div_pow/neg_graph",
-            "ex1_sub_div_pow/sub_same_node",
-            "ex1_sub_div_pow/neg_twice",
-            "ex1_reflected_and_numbers/number_becomes_a_child",
-            text="no attribute",
-        )
-        | every(["ex1_tanh"], "no attribute 'tanh'")
-        | named(
-            "ex2_other_grads/tanh_slope",
-            "ex2_other_grads/tanh_chain",
-            "ex2_other_grads/tanh_negative",
-            "ex2_other_grads/tanh_zero",
-            "ex2_other_grads/tanh_large_inputs",
-            "ex2_backward/backwards_alias",
-            "ex2_backward/value_zero_grad",
-            text="no attribute",
-        )
-        | named("ex2_backward/backward_twice", "ex2_backward/intermediate_reset", text="expected"),
+        says=MICROGRAD_SAYS,
         # the student's own order function and network are the reference's: with the reference
         # Value (which has .children and tanh) they pass; one linear neuron needs no tanh
+        breaks=within("Value"),  # a class of its own, none of whose pieces is the course's
+        caught_by=MICROGRAD_SAYS.keys(),
         carried=testing(ORDER, cells=["ex2_topological_order"])
         | frozenset(
             {
@@ -315,7 +347,7 @@ CASES: tuple[Case, ...] = (
             f"adv_{technique}",
             f"the untouched release plus forged results for guessable checks, from {how}",
             forging(technique),
-            every(EX1 + EX2 + EX3),  # nothing it writes is an answer to a question of the grader's
+            # nothing it writes is an answer to a question of the grader's: every stub fails
             review=True,
         )
         for technique, how in FORGING.items()
