@@ -7,7 +7,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nbformat
@@ -164,8 +164,15 @@ class Expected:
 
 
 def expected_notebooks(release_folder: Path) -> list[Expected]:
-    """The assignment's notebooks, from its release folder (`nbgrader generate_assignment`)."""
-    return [Expected.from_release(p) for p in sorted(release_folder.glob("*.ipynb"))]
+    """The assignment's notebooks, from its release folder (`nbgrader generate_assignment`). A
+    grade_id that several of them have (each notebook's copy of the checks framework, say) tells
+    none of them apart: each keeps only the grade_ids that are its own."""
+    found = [Expected.from_release(p) for p in sorted(release_folder.glob("*.ipynb"))]
+    counts: dict[str, int] = {}
+    for expected in found:
+        for grade_id in expected.cell_ids:
+            counts[grade_id] = counts.get(grade_id, 0) + 1
+    return [replace(e, cell_ids=frozenset(g for g in e.cell_ids if counts[g] == 1)) for e in found]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -103,9 +103,12 @@ def take_in_folder(
     found, readable, unreadable = read_notebooks(folder)
     chosen = {}
     for expected in notebooks:
-        pick = choose(expected, folder, readable, unreadable, record)
+        pick = choose(expected, folder, readable, unreadable, record, others=len(notebooks) > 1)
         if pick is not None:
             chosen[expected.name] = pick
+    if not chosen and not record.flagged:  # several notebooks, none of them handed in
+        names = ", ".join(f"{e.name}.ipynb" for e in notebooks)
+        record.flagged.append(f"none of the assignment's notebooks ({names}) was handed in")
     if record.flagged:
         record.graded = {}
     else:
@@ -146,9 +149,18 @@ def read_notebooks(folder: Path) -> tuple[list[Path], Readable, dict[Path, str]]
     return found, readable, unreadable
 
 
-def choose(expected: Expected, folder: Path, readable: Readable, unreadable: dict[Path, str], record: Record):
+def choose(
+    expected: Expected,
+    folder: Path,
+    readable: Readable,
+    unreadable: dict[Path, str],
+    record: Record,
+    others: bool = False,
+):
     """The file to grade as `expected` (the rules of gradekit.intake's docstring), or None with the
-    reason in `record.flagged`: where a student's folder is judged gradable."""
+    reason in `record.flagged`: where a student's folder is judged gradable. With `others` (the
+    assignment has other notebooks), a notebook not handed in at all (no file of the folder is it,
+    readable or not) is no reason to leave the folder ungraded: it is noted, and its cells score 0."""
     exact = folder / f"{expected.name}.ipynb"
     mine = {p: readable[p] for p in readable if expected.is_mine(p.name, readable[p][0])}
     foreign = [p for p in readable if expected.is_mine(p.name, readable[p][0]) is False]
@@ -181,7 +193,9 @@ def choose(expected: Expected, folder: Path, readable: Readable, unreadable: dic
             why = "handed in under another name"
         # named as graded, so that a second run (which finds it under that name) says the same
         record.notes.append(f"{expected.name}.ipynb is the release as handed out, with no work in it")
-    if pick is None:
+    if pick is None and others and not (mine or foreign or unreadable):
+        record.notes.append(f"{expected.name}.ipynb was not handed in: its cells score 0")
+    elif pick is None:
         record.flagged.append(no_notebook(expected, folder, readable, unreadable, foreign))
     elif why:
         record.notes.append(f"graded {pick.name} as {expected.name}.ipynb ({why})")
