@@ -6,6 +6,7 @@
     python -m gradekit print-command [--shards N]              each shard's nbgrader command
     python -m gradekit intake [ASSIGNMENT]                     what intake makes of submitted/
     python -m gradekit report [--to report.html]               the HTML grade report
+    python -m gradekit grade-on-submit [--once]                grade each submission as it arrives
     python -m gradekit sandbox                                 can this machine run sandboxed kernels?
     python -m gradekit hub [--port 8000]                       a demo JupyterHub (root; docs/hub.md)
 
@@ -46,11 +47,17 @@ def parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="the HTML grade report")
     _course_options(report)
     report.add_argument("--to", type=Path, default=Path("report.html"), help="HTML file to write")
+    serve = commands.add_parser("grade-on-submit", help="grade each submission of the exchange as it arrives")
+    _course_options(serve)
+    serve.add_argument("--once", action="store_true", help="grade what is there, then stop")
     commands.add_parser("sandbox", help="can this machine run sandboxed kernels? (for grading nodes)")
     hub = commands.add_parser("hub", help="a demo JupyterHub with an instructor and students (root)")
     hub.add_argument("--root", type=Path, default=Path("/srv/kit-hub"), help="where the hub lives")
     hub.add_argument("--port", type=int, default=8000, help="the hub's port on 127.0.0.1 (and the next two)")
     hub.add_argument("--setup-only", action="store_true", help="set up, do not run")
+    hub.add_argument(
+        "--grade-on-submit", action="store_true", help="grade each submission as it arrives (a hub service)"
+    )
     return top
 
 
@@ -118,6 +125,10 @@ def _handler(command: str):
         from gradekit.export.report import report_command
 
         return report_command
+    if command == "grade-on-submit":
+        from gradekit.hub.grading_service import serve_command
+
+        return serve_command
     if command == "sandbox":
         from gradekit.sandbox import sandbox_command
 

@@ -78,7 +78,8 @@ def hub():
         root=Path(f"/srv/kit-hub-test-{tag}"),
         port=free_ports(),
         instructor=f"kt{tag}-teacher",
-        students=(f"kt{tag}-alice", f"kt{tag}-bob"),
+        students=(f"kt{tag}-alice", f"kt{tag}-bob", f"kt{tag}-carol"),
+        grade_on_submit=True,  # the grading service runs as the hub's managed service
     )
     process = None
     try:
@@ -130,6 +131,22 @@ def as_user(hub: kit_hub.Hub, user: str, script: str, check: bool = True) -> sub
     return result
 
 
+def served(hub: kit_hub.Hub, students: set[str], count: int, timeout: float = 300) -> list:
+    """The grading service's finished tries of `students`, once there are `count` of them."""
+    from gradekit.hub.ledger import Ledger
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        path = hub.course / "grading_service.sqlite"
+        done = [t for t in Ledger(path).all() if t.student in students] if path.exists() else []
+        done = [t for t in done if t.status not in ("pending", "grading")]
+        if len(done) >= count:
+            return done
+        time.sleep(0.5)
+    log = (hub.root / "jupyterhub.log").read_text()[-3000:]
+    raise AssertionError(f"the grading service finished {len(done)} of {count} tries in {timeout:g} s\n{log}")
+
+
 def log_in(browser, hub: kit_hub.Hub, user: str):
     page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
     page.set_default_timeout(UI_MS)
@@ -171,7 +188,7 @@ def open_assignments(page) -> None:
 def test_a_class_on_jupyterhub_from_release_to_feedback(hub):
     from playwright.sync_api import sync_playwright
 
-    alice, bob = hub.students
+    alice, bob = hub.students[:2]
     release_nb = None
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -209,7 +226,9 @@ def test_a_class_on_jupyterhub_from_release_to_feedback(hub):
                 page.wait_for_selector("#submitted_assignments_list > .list_item")
                 shot(page, f"{3 + 2 * number:02d}-{student.split('-')[1]}-submitted.png")
 
-            # 3. The instructor collects, autogrades (sandboxed), makes and releases feedback.
+            # 3. The grading service has graded each on submit; then the instructor collects,
+            # autogrades (sandboxed), makes and releases feedback, as a batch.
+            assert [t.status for t in served(hub, {alice, bob}, 2)] == ["graded", "graded"]
             course = f"~/{COURSE}"
             as_user(hub, hub.instructor, f"cd {course} && nbgrader collect {ASSIGNMENT}")
             graded = as_user(hub, hub.instructor, f"cd {course} && python -m gradekit grade --shards 1")
@@ -275,7 +294,7 @@ def test_collect_takes_only_what_a_student_submitted_themselves(hub):
     """What an adversarial review of the hub did with the world-writable inbound folder, as a
     student (alice), against bob and the grade: each forged folder is skipped with the reason, and
     bob's own submission is what the instructor collects (gradekit.intake.exchange.SafeCollect)."""
-    alice, bob = hub.students
+    alice, bob = hub.students[:2]
     course = f"~/{COURSE}"
     as_user(hub, hub.instructor, f"cd {course} && nbgrader generate_assignment {ASSIGNMENT} --force")
     as_user(hub, hub.instructor, f"cd {course} && nbgrader release_assignment {ASSIGNMENT} --force")
@@ -306,6 +325,13 @@ def test_collect_takes_only_what_a_student_submitted_themselves(hub):
     # nbgrader's own option, as alice: a submission in bob's name (owned by alice)
     as_user(hub, alice, f"nbgrader submit {ASSIGNMENT} --student {bob}")
 
+    # the grading service refuses the same folders (the unparsable name it never takes for a try)
+    theirs = [p.name for p in inbound.iterdir() if p.name.split("+")[0] in (alice, bob)]
+    tries = [name for name in theirs if "not-a-time" not in name]
+    finished = served(hub, {alice, bob}, len(tries))
+    failed = [t for t in finished if t.status == "failed"]
+    assert len(failed) == 3, [(t.folder, t.status, t.message) for t in finished]
+    assert all("does not belong to" in t.message or "symbolic link" in t.message for t in failed)
     collected = as_user(hub, hub.instructor, f"cd {course} && nbgrader collect {ASSIGNMENT} --update")
     log = collected.stdout + collected.stderr
     skipped = dict(re.findall(r"Not collected: .*/inbound/(.+?): (.*)", log))
@@ -326,3 +352,81 @@ def test_collect_takes_only_what_a_student_submitted_themselves(hub):
     assert bobs_work in collected_bob.read_text()
     alices = hub.course / "submitted" / alice / ASSIGNMENT / NOTEBOOK  # her real one, from before
     assert not alices.is_symlink() and "BEGIN HIDDEN TESTS" not in alices.read_text()
+
+
+def test_feedback_on_submit_names_the_failed_hidden_check_and_the_fourth_try_is_refused(hub):
+    """A student submits a notebook with one mistake (tanh's derivative taken at the input) and,
+    with no instructor at work, fetches feedback naming the failed hidden check with its hint and
+    no hidden code; three more submits in the window: the fourth is not graded, and says when the
+    next graded try opens."""
+    from playwright.sync_api import sync_playwright
+
+    from simulation import cohort
+
+    carol = hub.students[2]
+    outbound = hub.exchange / COURSE / "outbound" / ASSIGNMENT / NOTEBOOK
+    if not outbound.exists():  # (run alone: release it as the class test does)
+        as_user(hub, hub.instructor, f"cd ~/{COURSE} && nbgrader generate_assignment {ASSIGNMENT} --force")
+        as_user(hub, hub.instructor, f"cd ~/{COURSE} && nbgrader release_assignment {ASSIGNMENT} --force")
+    kit = cohort.Kit.load(COURSE_ROOT)
+    mistake = next(c for c in cohort.catalog() if c.student == "bug_tanh_derivative").build(kit)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = log_in(browser, hub, carol)
+            open_assignments(page)
+            page.click("#released_assignments_list > .list_item .item_status button:text('Fetch')")
+            page.wait_for_selector("#fetched_assignments_list > .list_item")
+            (hub.home(carol) / ASSIGNMENT / NOTEBOOK).write_text(nbformat.writes(mistake))
+            page.click("#fetched_assignments_list > .list_item .item_status button:text('Submit')")
+            page.wait_for_selector("#submitted_assignments_list > .list_item")
+            (first,) = served(hub, {carol}, 1)
+            assert first.status == "graded" and first.score == 29.25, first
+
+            text = fetch_and_read_feedback(page, hub, carol)
+            assert "tanh_chain" in text, "the failed hidden check is named"
+            assert "the closure must multiply its local derivative" in text, "with its hint"
+            assert "x.tanh().tanh(), at=0.7" not in text, "and none of its code"
+
+            for number in range(3):  # three more in the window: two graded, the fourth refused
+                page.click("#fetched_assignments_list > .list_item .item_status button:text('Submit')")
+                inbound = hub.exchange / COURSE / "inbound"
+                deadline = time.monotonic() + 60
+                while len(list(inbound.glob(f"{carol}+*"))) < 2 + number and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                served(hub, {carol}, 2 + number)
+            statuses = [t.status for t in served(hub, {carol}, 4)]
+            assert statuses == ["graded", "graded", "graded", "refused"], statuses
+            text = fetch_and_read_feedback(page, hub, carol)
+            assert "used your 3 graded tries" in text and "next graded try opens at" in text, text[:2000]
+        finally:
+            browser.close()
+
+
+def fetch_and_read_feedback(page, hub: kit_hub.Hub, student: str) -> str:
+    """Fetch Feedback in the Assignments tab, then open the newest submission's feedback page: its
+    visible text."""
+    page.reload()
+    page.wait_for_selector("#jp-main-dock-panel")
+    open_assignments(page)
+    page.click("#submitted_assignments_list .list_item:last-child .item_status button:text('Fetch Feedback')")
+    page.wait_for_selector("#submitted_assignments_list a:text('view feedback')")
+    deadline = time.monotonic() + 30
+    newest = None
+    while time.monotonic() < deadline:
+        pages = sorted((hub.home(student) / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html"))
+        stamps = sorted(p.name for p in (hub.home(student) / ASSIGNMENT / "feedback").glob("*"))
+        if pages and pages[-1].parent.name == stamps[-1]:
+            newest = pages[-1]
+            break
+        time.sleep(0.5)
+    assert newest is not None, "no feedback fetched for the newest submission"
+    stamp = newest.parent.name
+    page.goto(f"{hub.url}/user/{student}/files/{ASSIGNMENT}/feedback/{stamp}/{ASSIGNMENT}.html")
+    page.wait_for_load_state()
+    text = page.inner_text("body")
+    shot(page, f"{student.split('-')[1]}-feedback-{stamp.replace(' ', '_').replace(':', '')}.png")
+    page.goto(f"{hub.url}/user/{student}/lab")  # back to the Assignments tab
+    page.wait_for_selector("#jp-main-dock-panel")
+    open_assignments(page)
+    return text

@@ -107,15 +107,21 @@ def course_id(root: Path, config=None) -> str:
     return str(configured or Path(root).resolve().name)
 
 
-def load_config(root: Path):
+def load_config(root: Path, user: bool = False):
     """The course's nbgrader configuration (an empty one if it has no nbgrader_config.py): the
-    one loader of the file, for every command of the kit."""
+    one loader of the file, for every command of the kit. With `user`, the nbgrader_config.py of
+    Jupyter's config folders (~/.jupyter, ...: where a hub puts `c.Exchange.root`) first, the
+    course's over them, as an nbgrader command run in the course root reads them."""
+    from jupyter_core.paths import jupyter_config_path
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
-    if not (Path(root) / CONFIG_FILE).exists():
-        return Config()
-    return PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
+    config = Config()
+    folders = [*reversed(jupyter_config_path())] if user else []
+    for folder in [*folders, str(root)]:
+        if (Path(folder) / CONFIG_FILE).exists():
+            config.merge(PyFileConfigLoader(CONFIG_FILE, path=str(folder)).load_config())
+    return config
 
 
 def _loose(student_folder: Path) -> bool:

@@ -69,6 +69,7 @@ class Hub:
     students: tuple[str, ...] = ("kit-student1", "kit-student2", "kit-student3")
     password: str = PASSWORD
     repo: Path = field(default=COURSE_ROOT)  # the course served: its nbgrader_config.py and source/
+    grade_on_submit: bool = False  # the grading service (gradekit.hub.grading_service) as a managed service
 
     @property
     def course_id(self) -> str:
@@ -296,11 +297,36 @@ def write_hub_config(hub: Hub) -> None:
         c.Spawner.start_timeout = 120
         c.Spawner.http_timeout = 120
         """)
+    if hub.grade_on_submit:
+        text += grading_service_config(hub)
     hub.config.write_text(text, encoding="utf-8")
     hub.config.chmod(0o600)
     database = hub.root / "jupyterhub.sqlite"  # the hub's users, cookies, OAuth codes: root only
     database.touch(mode=0o600)
     database.chmod(0o600)
+
+
+def grading_service(hub: Hub) -> dict:
+    """The grading service as a JupyterHub managed service: the hub starts it as the instructor,
+    on the instructor's course, and starts it again if it ends."""
+    return {
+        "name": "grading",
+        "command": [
+            str(hub.venv / "bin" / "python"),
+            "-m",
+            "gradekit",
+            "grade-on-submit",
+            "--course",
+            str(hub.course),
+        ],
+        "user": hub.instructor,
+        "cwd": str(hub.course),
+        "environment": {"PATH": f"{hub.venv / 'bin'}:/usr/local/bin:/usr/bin:/bin"},
+    }
+
+
+def grading_service_config(hub: Hub) -> str:
+    return f"c.JupyterHub.services = [{grading_service(hub)!r}]\n"
 
 
 def setup(hub: Hub) -> None:
@@ -339,7 +365,7 @@ def banner(hub: Hub) -> str:
 
 def hub_command(args) -> int:
     """`python -m gradekit hub`: set up and run the demo hub (root)."""
-    hub = Hub(root=args.root.resolve(), port=args.port)
+    hub = Hub(root=args.root.resolve(), port=args.port, grade_on_submit=args.grade_on_submit)
     try:
         setup(hub)
     except HubError as error:

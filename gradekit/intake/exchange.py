@@ -37,6 +37,55 @@ from nbgrader.utils import ignore_patterns, parse_utc
 from traitlets import Float
 
 
+def untrusted(path: Path, clock_skew: float = 300.0) -> str | None:
+    """None if the exchange folder at `path` (`inbound/<student>+<assignment>+<time>+<random>`) is a
+    submission its student made with `nbgrader submit`, else why not (the rules of the module
+    docstring; `clock_skew` in seconds). Used by `SafeCollect` and by the grading service."""
+    parts = path.name.rsplit("+", 3)
+    if len(parts) < 3:
+        return "its name is not <student>+<assignment>+<time>+<random>"
+    student, stated = parts[0], parts[2]
+    try:
+        claimed = parse_utc(stated)
+    except Exception:  # dateutil's ParserError, OverflowError...
+        return f"the time in its name ({stated[:40]!r}) is not a time"
+    try:
+        uid = pwd.getpwnam(student).pw_uid
+    except KeyError:
+        return f"{student!r} is not an account here"
+    try:
+        top = os.lstat(path)
+    except OSError as error:
+        return f"it cannot be read ({error.strerror})"
+    if not stat.S_ISDIR(top.st_mode):
+        return "it is not a folder"
+    for folder, dirs, files in os.walk(path, followlinks=False):
+        for name in ["", *dirs, *files]:  # the folder itself first
+            entry = Path(folder) / name if name else Path(folder)
+            info = os.lstat(entry)
+            kind = stat.S_IFMT(info.st_mode)
+            if kind not in (stat.S_IFDIR, stat.S_IFREG):
+                what = "a symbolic link" if kind == stat.S_IFLNK else "not a regular file"
+                return f"{entry.relative_to(path.parent)} is {what}"
+            if info.st_uid != uid:
+                return f"{entry.relative_to(path.parent)} does not belong to {student}"
+    changed = dt.datetime.fromtimestamp(top.st_ctime, dt.UTC).replace(tzinfo=None)
+    latest = changed + dt.timedelta(seconds=clock_skew)
+    if claimed > latest:
+        return f"its time {claimed} is after the folder was made ({changed:%Y-%m-%d %H:%M:%S} UTC)"
+    stamp = path / "timestamp.txt"
+    if stamp.exists():
+        try:
+            written = parse_utc(stamp.read_text(encoding="utf-8", errors="replace").strip())
+        except Exception:
+            return "its timestamp.txt is not a time"
+        if written > latest:
+            return f"its timestamp.txt ({written}) is after the folder was made"
+    if not (path / "submission_secret.txt").is_file():
+        return "it has no submission_secret.txt (nbgrader submit writes one)"
+    return None
+
+
 class SafeCollect(ExchangeCollect):
     """nbgrader's default collect, for submissions a student's own `nbgrader submit` made (see
     the module docstring)."""
@@ -46,50 +95,7 @@ class SafeCollect(ExchangeCollect):
     ).tag(config=True)
 
     def _untrusted(self, path: Path) -> str | None:
-        """None if the folder at `path` is a submission its student made, else why not."""
-        parts = path.name.rsplit("+", 3)
-        if len(parts) < 3:
-            return "its name is not <student>+<assignment>+<time>+<random>"
-        student, stated = parts[0], parts[2]
-        try:
-            claimed = parse_utc(stated)
-        except Exception:  # dateutil's ParserError, OverflowError...
-            return f"the time in its name ({stated[:40]!r}) is not a time"
-        try:
-            uid = pwd.getpwnam(student).pw_uid
-        except KeyError:
-            return f"{student!r} is not an account here"
-        try:
-            top = os.lstat(path)
-        except OSError as error:
-            return f"it cannot be read ({error.strerror})"
-        if not stat.S_ISDIR(top.st_mode):
-            return "it is not a folder"
-        for folder, dirs, files in os.walk(path, followlinks=False):
-            for name in ["", *dirs, *files]:  # the folder itself first
-                entry = Path(folder) / name if name else Path(folder)
-                info = os.lstat(entry)
-                kind = stat.S_IFMT(info.st_mode)
-                if kind not in (stat.S_IFDIR, stat.S_IFREG):
-                    what = "a symbolic link" if kind == stat.S_IFLNK else "not a regular file"
-                    return f"{entry.relative_to(path.parent)} is {what}"
-                if info.st_uid != uid:
-                    return f"{entry.relative_to(path.parent)} does not belong to {student}"
-        changed = dt.datetime.fromtimestamp(top.st_ctime, dt.UTC).replace(tzinfo=None)
-        latest = changed + dt.timedelta(seconds=self.clock_skew)
-        if claimed > latest:
-            return f"its time {claimed} is after the folder was made ({changed:%Y-%m-%d %H:%M:%S} UTC)"
-        stamp = path / "timestamp.txt"
-        if stamp.exists():
-            try:
-                written = parse_utc(stamp.read_text(encoding="utf-8", errors="replace").strip())
-            except Exception:
-                return "its timestamp.txt is not a time"
-            if written > latest:
-                return f"its timestamp.txt ({written}) is after the folder was made"
-        if not (path / "submission_secret.txt").is_file():
-            return "it has no submission_secret.txt (nbgrader submit writes one)"
-        return None
+        return untrusted(path, self.clock_skew)
 
     def init_src(self):
         if self.coursedir.course_id == "":
