@@ -73,8 +73,11 @@ def kit_lab_args(command: str) -> list[str]:
     assert block, f"no `{command})` case in {KIT}"
     line = re.search(r"exec jupyter lab (.*?)\"\$@\"", block.group(1))
     assert line, f'`./kit {command}` does not exec `jupyter lab ... "$@"`'
-    # Shell expansions (an array of optional flags, say) are the kit's business, not jupyter's.
-    return [arg for arg in shlex.split(line.group(1)) if "$" not in arg]
+    # Shell expansions (an array of optional flags, say) are the kit's business, not jupyter's;
+    # but for `${first}`, the first notebook of the release (sorted), which `./kit student` opens.
+    first = sorted(p.name for p in (COURSE_ROOT / "release").glob("*/*.ipynb"))[0]
+    args = [arg.replace("${first}", first) for arg in shlex.split(line.group(1))]
+    return [arg for arg in args if "$" not in arg]
 
 
 def free_port() -> int:
