@@ -383,7 +383,7 @@ def test_feedback_on_submit_names_the_failed_hidden_check_and_the_fourth_try_is_
             (first,) = served(hub, {carol}, 1)
             assert first.status == "graded" and first.score == 29.25, first
 
-            text = fetch_and_read_feedback(page, hub, carol)
+            text = fetch_and_read_feedback(page, hub, carol, first.folder)
             assert "tanh_chain" in text, "the failed hidden check is named"
             assert "the closure must multiply its local derivative" in text, "with its hint"
             assert "x.tanh().tanh(), at=0.7" not in text, "and none of its code"
@@ -395,33 +395,31 @@ def test_feedback_on_submit_names_the_failed_hidden_check_and_the_fourth_try_is_
                 while len(list(inbound.glob(f"{carol}+*"))) < 2 + number and time.monotonic() < deadline:
                     time.sleep(0.2)
                 served(hub, {carol}, 2 + number)
-            statuses = [t.status for t in served(hub, {carol}, 4)]
-            assert statuses == ["graded", "graded", "graded", "refused"], statuses
-            text = fetch_and_read_feedback(page, hub, carol)
+            finished = served(hub, {carol}, 4)
+            assert [t.status for t in finished] == ["graded", "graded", "graded", "refused"], finished
+            text = fetch_and_read_feedback(page, hub, carol, finished[3].folder)
             assert "used your 3 graded tries" in text and "next graded try opens at" in text, text[:2000]
         finally:
             browser.close()
 
 
-def fetch_and_read_feedback(page, hub: kit_hub.Hub, student: str) -> str:
-    """Fetch Feedback in the Assignments tab, then open the newest submission's feedback page: its
-    visible text."""
-    page.reload()
-    page.wait_for_selector("#jp-main-dock-panel")
-    open_assignments(page)
-    page.click("#submitted_assignments_list .list_item:last-child .item_status button:text('Fetch Feedback')")
-    page.wait_for_selector("#submitted_assignments_list a:text('view feedback')")
-    deadline = time.monotonic() + 30
-    newest = None
-    while time.monotonic() < deadline:
-        pages = sorted((hub.home(student) / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html"))
-        stamps = sorted(p.name for p in (hub.home(student) / ASSIGNMENT / "feedback").glob("*"))
-        if pages and pages[-1].parent.name == stamps[-1]:
-            newest = pages[-1]
-            break
-        time.sleep(0.5)
-    assert newest is not None, "no feedback fetched for the newest submission"
-    stamp = newest.parent.name
+def fetch_and_read_feedback(page, hub: kit_hub.Hub, student: str, folder: str) -> str:
+    """Fetch Feedback in the Assignments tab until the feedback of the submission in the exchange
+    folder `folder` (<student>+<assignment>+<time>+<random>) has arrived, then open it: its text."""
+    stamp = folder.split("+")[2]
+    target = hub.home(student) / ASSIGNMENT / "feedback" / stamp / f"{ASSIGNMENT}.html"
+    deadline = time.monotonic() + 90
+    while not target.exists():
+        assert time.monotonic() < deadline, f"no feedback fetched for the submission of {stamp}"
+        page.reload()
+        page.wait_for_selector("#jp-main-dock-panel")
+        open_assignments(page)
+        # (any submission's button fetches the feedback of all of them)
+        page.locator("#submitted_assignments_list button:text('Fetch Feedback')").first.click()
+        for _ in range(20):
+            if target.exists():
+                break
+            time.sleep(0.5)
     page.goto(f"{hub.url}/user/{student}/files/{ASSIGNMENT}/feedback/{stamp}/{ASSIGNMENT}.html")
     page.wait_for_load_state()
     text = page.inner_text("body")
