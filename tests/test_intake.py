@@ -979,3 +979,52 @@ def test_the_hook_points_nbgrader_at_the_notebook_to_grade(fresh_course, solved,
     notebooks = sorted(str(p) for p in twice.glob("*.ipynb"))
     intake.pre_convert_hook(ASSIGNMENT, "twice", notebooks)
     assert notebooks == []  # flagged: nbgrader records the submission without a score
+
+
+# -- an assignment of two notebooks, each with its copy of the checks cell (test_second_course) -------
+
+CHECKS = nbgrader_cell("def check(points): ...", "checks", locked=True)  # the same grade_id in both
+HALVE_STUB = "def halve(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+FIRST = small_notebook(CHECKS, *copy.deepcopy(RELEASE.cells[1:]))
+SECOND = small_notebook(
+    copy.deepcopy(CHECKS),
+    nbgrader_cell(HALVE_STUB, "halve", solution=True),
+    nbgrader_cell("assert halve(4) == 2", "test_halve", grade=True, locked=True, points=1),
+)
+
+
+@pytest.fixture(scope="module")
+def two_notebooks(tmp_path_factory) -> list[Expected]:
+    release = tmp_path_factory.mktemp("release2") / ASSIGNMENT
+    release.mkdir()
+    nbformat.write(FIRST, str(release / "first.ipynb"))
+    nbformat.write(SECOND, str(release / "second.ipynb"))
+    return expected_notebooks(release)
+
+
+def test_a_grade_id_every_notebook_has_tells_none_of_them_apart(tmp_path, two_notebooks):
+    first, second = two_notebooks
+    assert "checks" not in first.cell_ids | second.cell_ids
+    solved_second = copy.deepcopy(SECOND)
+    solved_second.cells[1].source = "def halve(x):\n    return x / 2"
+    solved_first = copy.deepcopy(FIRST)
+    solved_first.cells[1].source = "def double(x):\n    return 2 * x"
+    files = {"first.ipynb": as_bytes(solved_first), "second.ipynb": as_bytes(solved_second)}
+    folder = hand_in_files(tmp_path, files)
+    record = take_in_folder(folder, two_notebooks)
+    assert record.flagged == [] and record.attention == [], record
+    assert record.graded == {"first": "first.ipynb", "second": "second.ipynb"}
+    assert visible(folder) == files, "each notebook graded as itself, nothing moved aside"
+
+
+def test_a_notebook_not_handed_in_scores_0_and_the_rest_is_graded(tmp_path, two_notebooks):
+    solved_first = copy.deepcopy(FIRST)
+    solved_first.cells[1].source = "def double(x):\n    return 2 * x"
+    folder = hand_in_files(tmp_path, {"first.ipynb": as_bytes(solved_first)})
+    record = take_in_folder(folder, two_notebooks)
+    assert record.flagged == [] and record.graded == {"first": "first.ipynb"}
+    assert record.notes == ["second.ipynb was not handed in: its cells score 0"]
+    nothing = hand_in_files(tmp_path, {"notes.txt": "nothing"}, student="other")
+    assert take_in_folder(nothing, two_notebooks).flagged == [
+        "none of the assignment's notebooks (first.ipynb, second.ipynb) was handed in"
+    ]
