@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 
 from gradekit.checks import probes
-from gradekit.course.notebooks import COURSE_ROOT, exercise_of, grade_cells, nbgrader_meta, read
+from gradekit.course.notebooks import COURSE_ROOT, exercise_of, exercises, grade_cells, nbgrader_meta, read
 from simulation.course import ASSIGNMENT, NOTEBOOK
 from simulation.submissions import fill, only, reference_answers, region_exercises
 
@@ -75,7 +75,7 @@ class Kit:
     @property
     def exercise_names(self) -> list[str]:
         """The course's exercises, in notebook order (the prefixes of its grade_ids)."""
-        return list(dict.fromkeys(exercise_of(grade_id) for grade_id in self.points))
+        return exercises(self.points)
 
     def full_marks(self) -> dict[str, float]:
         """exercise -> its points."""

@@ -5,8 +5,6 @@ that was never reversed), each of which fails a visible check and a hidden one."
 
 from __future__ import annotations
 
-from collections import deque
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,6 +13,7 @@ from gradekit import checks
 from gradekit.checks import probes
 from gradekit.course.notebooks import nbgrader_meta, read
 from simulation.course import SOURCE_NOTEBOOK
+from simulation.editing import snippet
 
 pytestmark = pytest.mark.course
 
@@ -91,27 +90,11 @@ def test_the_judge_of_an_order_accepts_exactly_the_valid_orders(graph, rng):
 # -- the wrong searches students write, against every check of the cell ------------------------------
 
 
-def preorder(root):
-    order, seen, stack = [], set(), [root]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        order.append(node)
-        stack.extend(reversed(node.children))
-    return order
-
-
-def breadth_first(root):
-    order, seen, queue = [root], {id(root)}, deque([root])
-    while queue:
-        for child in queue.popleft().children:
-            if id(child) not in seen:
-                seen.add(id(child))
-                order.append(child)
-                queue.append(child)
-    return order
+def from_snippet(name: str):
+    """The order function of simulation/snippets/<name>.py: the very code the cohort hands in."""
+    namespace: dict = {}
+    exec(snippet(name), namespace)
+    return namespace["find_reversed_topological_order"]
 
 
 def postorder_not_reversed(root):
@@ -129,8 +112,8 @@ def postorder_not_reversed(root):
 
 
 WRONG = {
-    "pre-order": preorder,
-    "breadth-first": breadth_first,
+    "pre-order": from_snippet("preorder"),
+    "breadth-first": from_snippet("breadth_first"),
     "post-order, not reversed": postorder_not_reversed,
 }
 

@@ -35,6 +35,7 @@ reads only their own feedback (nbgrader files it under a hash of their submissio
 
 from __future__ import annotations
 
+import html
 import logging
 import os
 import shutil
@@ -225,7 +226,7 @@ class GradingService(Configurable):
         except OSError:
             return
         self.outbound_feedback.mkdir(parents=True, exist_ok=True)
-        body = f"<h1>{_escape(attempt.assignment)}</h1><p>{_escape(message)}</p>"
+        body = f"<h1>{html.escape(attempt.assignment)}</h1><p>{html.escape(message)}</p>"
         page = f"<!DOCTYPE html><html><body>{body}</body></html>"
         for notebook in sorted(folder.glob("*.ipynb")):
             name = notebook_hash(secret=secret, notebook_id=notebook.stem)
@@ -261,10 +262,6 @@ def rounds(attempts: list[Try]) -> list[list[Try]]:
         else:
             result.append([attempt])
     return result
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def serve_command(args) -> int:
