@@ -52,6 +52,8 @@ from pathlib import Path
 
 from grading import LOG_LINE, cohort, hand_in, log, make_course
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: simulation/
+
 from gradekit.cluster.shard import shard_of
 from gradekit.cluster.status import grading_status
 from gradekit.course import Course

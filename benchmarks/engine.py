@@ -34,6 +34,8 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: simulation/
+
 from simulation.course import SOURCE_NOTEBOOK
 from simulation.reference import load
 

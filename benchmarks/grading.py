@@ -39,6 +39,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: simulation/
+
 from gradekit.cluster.shard import LOG_FORMAT, nbgrader_env
 from gradekit.cluster.status import grading_status
 from gradekit.course import Course
@@ -225,7 +227,7 @@ def kernel_manager(course: Path):
     except ImportError:
         return AsyncKernelManager, config, "plain kernel"
     steps = sandbox.course_autograde_preprocessors(course / "nbgrader_config.py")
-    sandboxed = any(map(sandbox._is_sandboxed_execute, steps))
+    sandboxed = any(map(sandbox.is_sandboxed_execute, steps))
     if sandboxed and sandbox.Sandbox(config=config).unavailable_reason() is None:
         return sandbox.SandboxedKernelManager, config, "sandboxed kernel"
     return AsyncKernelManager, config, "plain kernel"

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: simulation/
 
 from gradekit.course.notebooks import COURSE_ROOT
 from gradekit.hub.ledger import Ledger

@@ -8,10 +8,14 @@ plus the slowest cells. Medians of --runs (default 3).
 import argparse
 import os
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: simulation/
 
 from gradekit.course.notebooks import nbgrader_meta
 from simulation.course import SOURCE_NOTEBOOK

@@ -31,6 +31,8 @@ import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from nbclient import NotebookClient
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: simulation/
+
 from gradekit.course.notebooks import COURSE_ROOT, read
 from gradekit.sandbox import (
     Sandbox,

@@ -9,7 +9,11 @@ the right side of 0.5: the same bar as the notebook's hidden test.
 import argparse
 import random
 import statistics
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: simulation/
 
 from simulation.reference import load
 
