@@ -49,6 +49,7 @@ from gradekit.grading.outputs import OutputBudget
 from gradekit.grading.plan import Plan
 from gradekit.grading.writeback import write_student_cells, write_verdicts
 from gradekit.sandbox import SandboxedExecute
+from gradekit.sandbox.forked import ForkedKernel
 
 
 @dataclass(frozen=True)
@@ -180,7 +181,9 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
         """End the kernel now (it stopped answering while a check ran); nbclient then sees it dead."""
         provisioner = getattr(self.km, "provisioner", None)
         process = getattr(provisioner, "process", None)
-        if process is not None and process.poll() is None:
+        if isinstance(process, ForkedKernel):  # the kernel and its whole sandbox
+            process.kill()
+        elif process is not None and process.poll() is None:
             try:
                 os.killpg(process.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):

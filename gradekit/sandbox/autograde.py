@@ -17,6 +17,7 @@ from nbgrader.converters.base import NbGraderException
 from nbgrader.preprocessors import Execute
 
 from gradekit.course import load_config
+from gradekit.sandbox import forked
 from gradekit.sandbox.kernels import SandboxedKernelManager, UnsandboxedKernelManager, protected_paths
 from gradekit.sandbox.policy import Sandbox, SandboxUnavailable
 
@@ -29,17 +30,47 @@ class SandboxedExecute(Execute):
         super().__init__(**kw)
 
     def preprocess(self, nb, resources=None, km=None):
-        sandboxed = Sandbox(parent=self).decide(self.log)
-        self.kernel_manager_class = SandboxedKernelManager if sandboxed else UnsandboxedKernelManager
+        sandbox = Sandbox(parent=self)
+        if not sandbox.decide(self.log):
+            self.kernel_manager_class = UnsandboxedKernelManager
+        elif not sandbox.fork_kernels:
+            self.kernel_manager_class = SandboxedKernelManager
+        else:
+            reason = forked.unavailable_reason(kernel_argv(nb, self.kernel_name))
+            if reason is not None:
+                log_once(self.log, f"Cold kernels, not forked: {reason}")
+            self.kernel_manager_class = SandboxedKernelManager if reason else forked.ForkedKernelManager
         return super().preprocess(nb, resources, km=km)
 
     def create_kernel_manager(self):
         # (Not async_start_new_kernel: nbclient's synchronous start_new_kernel, which nbconvert
         # calls, wraps NotebookClient's own coroutine and never reaches an override of it.)
         km = super().create_kernel_manager()
-        if isinstance(km, SandboxedKernelManager):
+        if isinstance(km, SandboxedKernelManager):  # ForkedKernelManager is one
             km.sandbox_protected = tuple(protected_paths(self.config))
         return km
+
+
+_logged: set[str] = set()
+
+
+def log_once(log, message: str) -> None:
+    """`message` as a warning, once per process (not once per submission)."""
+    if message not in _logged:
+        _logged.add(message)
+        log.warning(message)
+
+
+def kernel_argv(nb, kernel_name: str = "") -> list[str] | None:
+    """The command of the kernelspec that runs notebook `nb` (nbclient's choice: `kernel_name`,
+    else the notebook's kernelspec); None if there is no such kernelspec."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    name = kernel_name or nb.metadata.get("kernelspec", {}).get("name", "python3")
+    try:
+        return KernelSpecManager().get_kernel_spec(name).argv
+    except NoSuchKernel:
+        return None
 
 
 def is_sandboxed_execute(preprocessor) -> bool:

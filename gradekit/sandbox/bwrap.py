@@ -125,19 +125,22 @@ def command(
     info_fd: int | None = None,
     uid: int | None = None,
     seccomp: int | None = None,
+    python: str | None = None,
 ) -> list[str]:
     """`kernel_cmd` (whose `connection_file` argument is on the host) wrapped in bwrap, setpriv (as
     root, to `uid`) and prlimit, with `sandbox`'s limits. `protected`: host paths that no read-only
     mount may contain. `seccomp`: a file descriptor from `seccomp_fd()`, which the caller passes to
     the process (bwrap reads the filter from it) and then closes. `info_fd`: where bwrap writes the
-    sandbox's pid. Raises SandboxUnavailable without bwrap, or when a mount would show the course."""
+    sandbox's pid. `python`: the Python whose runtime is mounted (default `kernel_cmd[0]`). Raises
+    SandboxUnavailable without bwrap, or when a mount would show the course."""
     bwrap = sandbox.bwrap_path()
     if bwrap is None:
         raise SandboxUnavailable(sandbox.refusal(sandbox.unavailable_reason() or "bwrap is missing"))
     cwd = os.path.abspath(cwd)
     inside_connection_file = f"{KERNEL_DIR}/kernel.json"
-    kernel_cmd = [inside_connection_file if a == connection_file else a for a in kernel_cmd]
-    plan = system_mounts(sandbox, kernel_cmd[0])
+    kernel_cmd = inside_argv(kernel_cmd, connection_file)
+    python = python or kernel_cmd[0]
+    plan = system_mounts(sandbox, python)
     check_not_exposed(plan.sources, [cwd, *protected])
     plan.add("--ro-bind", connection_file, inside_connection_file)
     submission_mounts(plan, cwd, sandbox.scratch_size)
@@ -147,13 +150,18 @@ def command(
     if seccomp is not None:
         argv += ["--seccomp", str(seccomp)]
     argv += [*plan.args, "--clearenv"]
-    for name, value in sandbox.environment(kernel_cmd[0]).items():
+    for name, value in sandbox.environment(python).items():
         argv += ["--setenv", name, value]
     argv.append("--")
     if os.geteuid() == 0:
         argv += drop_to(sandbox.pick_uid() if uid is None else uid)
     argv += [shutil.which("prlimit") or "prlimit", *sandbox.limits(), "--"]
     return argv + kernel_cmd
+
+
+def inside_argv(kernel_cmd: list[str], connection_file: str) -> list[str]:
+    """`kernel_cmd` with the host's `connection_file` replaced by where the sandbox shows it."""
+    return [f"{KERNEL_DIR}/kernel.json" if a == connection_file else a for a in kernel_cmd]
 
 
 def system_mounts(sandbox: Sandbox, python: str) -> Mounts:

@@ -17,7 +17,7 @@ import tempfile
 from jupyter_client.manager import AsyncKernelManager, KernelManager
 
 from gradekit.course import Course
-from gradekit.sandbox.bwrap import KERNEL_DIR, command
+from gradekit.sandbox.bwrap import KERNEL_DIR, command, inside_argv
 from gradekit.sandbox.policy import Sandbox
 from gradekit.sandbox.seccomp import seccomp_fd
 
@@ -57,8 +57,19 @@ class SandboxedKernelManager(PassingFds, AsyncKernelManager):
     Interrupts go over the control channel (a signal would hit bwrap, not the kernel)."""
 
     sandbox_protected: tuple[str, ...] = ()  # set by SandboxedExecute: the course, the gradebook
+    sandbox_pid: int | None = None  # the sandbox's first process (host pid), once launched
+    sandbox_cwd: str | None = None  # the kernel's working directory (the same path inside)
     _private_dir: str | None = None
     _info_fds: tuple[int, int, int] | None = None
+
+    def sandbox_program(self, kernel_cmd: list[str], uid: int | None) -> list[str]:
+        """What runs in the sandbox: the kernel (`kernel_cmd`, its connection file already the
+        sandbox's path), as `uid` when root. gradekit.sandbox.forked runs a placeholder there."""
+        return kernel_cmd
+
+    def launch_options(self, kw: dict) -> tuple[int, ...]:
+        """Adjust the launch's Popen keywords `kw`; the file descriptors bwrap's process gets."""
+        return self._fds(kw)
 
     def _sandbox(self) -> Sandbox:
         return Sandbox(parent=self.parent, config=self.config)
@@ -81,16 +92,19 @@ class SandboxedKernelManager(PassingFds, AsyncKernelManager):
         cwd = os.path.abspath(kw.get("cwd") or os.getcwd())
         read_fd, write_fd = os.pipe()  # bwrap writes the sandbox's pid there (--info-fd)
         filter_fd = seccomp_fd()
+        connection_file = os.path.realpath(self.connection_file)
+        self.sandbox_cwd = cwd
         try:
             cmd = command(
                 sandbox,
-                kernel_cmd,
+                self.sandbox_program(inside_argv(kernel_cmd, connection_file), uid),
                 cwd=cwd,
-                connection_file=os.path.realpath(self.connection_file),
+                connection_file=connection_file,
                 protected=[self._private_dir, *self.sandbox_protected],
                 info_fd=write_fd,
                 uid=uid,
                 seccomp=filter_fd,
+                python=kernel_cmd[0],
             )
         except BaseException:
             for fd in (read_fd, write_fd, filter_fd):
@@ -107,10 +121,9 @@ class SandboxedKernelManager(PassingFds, AsyncKernelManager):
         read_fd, write_fd, filter_fd = self._info_fds
         self._info_fds = None
         quiet(kw)
+        passed = self.launch_options(kw)
         try:
-            await super()._async_launch_kernel(
-                kernel_cmd, pass_fds=(write_fd, filter_fd, *self._fds(kw)), **kw
-            )
+            await super()._async_launch_kernel(kernel_cmd, pass_fds=(write_fd, filter_fd, *passed), **kw)
         finally:
             os.close(write_fd)
             os.close(filter_fd)
@@ -120,6 +133,7 @@ class SandboxedKernelManager(PassingFds, AsyncKernelManager):
         except (ValueError, KeyError) as exc:
             raise RuntimeError(f"bwrap did not start the sandbox (info: {info!r})") from exc
         # From now on nbgrader's side reaches the sockets through the sandbox's root.
+        self.sandbox_pid = pid
         self.ip = f"/proc/{pid}/root{KERNEL_DIR}/ipc"
 
     async def _async_interrupt_kernel(self):

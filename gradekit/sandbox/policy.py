@@ -67,6 +67,18 @@ class Sandbox(Configurable):
         help="Environment variables passed into the sandbox; every other one is dropped.",
     ).tag(config=True)
     env = Dict(Unicode(), help="More environment variables set in the sandbox.").tag(config=True)
+    fork_kernels = Bool(
+        True,
+        help="Fork each kernel from a warm parent that imported ipykernel once, into the sandbox "
+        "bwrap built for it (gradekit.sandbox.forked): the same sandbox and limits, without a "
+        "Python start-up per submission. False: start a cold kernel per submission. Where kernels "
+        "cannot be forked (not root), cold kernels start and the log says why.",
+    ).tag(config=True)
+    warm_imports = List(
+        Unicode(),
+        help="More modules the warm parent imports before it forks kernels (trusted code only: "
+        "every kernel holds them, already imported).",
+    ).tag(config=True)
 
     # -- availability ------------------------------------------------------------------------------
 
@@ -117,15 +129,23 @@ class Sandbox(Configurable):
     def pick_uid(self) -> int:
         return self.first_uid + secrets.randbelow(self.uid_count)
 
-    def limits(self) -> list[str]:
+    def limit_values(self) -> dict[str, list[int]]:
+        """The resource limits, prlimit(1)'s names -> [soft, hard] (bytes, seconds, counts)."""
         cpu = self.cpu_time_limit
+        return {
+            "as": [self.memory_limit] * 2,
+            "cpu": [cpu, cpu + 5],
+            "nproc": [self.max_processes] * 2,
+            "fsize": [self.max_file_size] * 2,
+            "nofile": [self.max_open_files] * 2,
+            "core": [0, 0],
+        }
+
+    def limits(self) -> list[str]:
+        """prlimit(1)'s options for `limit_values()`."""
         return [
-            f"--as={self.memory_limit}",
-            f"--cpu={cpu}:{cpu + 5}",
-            f"--nproc={self.max_processes}",
-            f"--fsize={self.max_file_size}",
-            f"--nofile={self.max_open_files}",
-            "--core=0",
+            f"--{name}={soft}" if soft == hard else f"--{name}={soft}:{hard}"
+            for name, (soft, hard) in self.limit_values().items()
         ]
 
     def environment(self, python: str) -> dict[str, str]:

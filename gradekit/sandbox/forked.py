@@ -1,0 +1,387 @@
+"""Kernels forked warm: the grader's side of gradekit.sandbox.warm.
+
+A cold sandboxed kernel (gradekit.sandbox.kernels) is a new Python in a new bwrap sandbox: about half
+a second to import ipykernel and start, and a fifth of a second to shut down, per submission. A
+forked kernel gets the same sandbox (the same bwrap command, with `cat` in the kernel's place as its
+only process), and a kernel forked into it by the warm parent, a Python that imported ipykernel once
+(gradekit.sandbox.warm explains how the fork enters the sandbox). The kernel talks to nbgrader as a
+cold one does, over IPC sockets in the sandbox's tmpfs.
+
+- `WarmParent`: one warm parent process per grader process and hash seed, started on first use
+  with the kernels' own environment, started again if it ends.
+- `ForkedKernelManager`: a SandboxedKernelManager whose kernel is forked; it is alive while the
+  kernel process is (a pidfd), and shuts down by killing the sandbox (every output was read).
+- `ReadyClient`: the kernel client nbclient gets; it waits for the kernel's first answer and that
+  answer's status messages, not for jupyter_client's fixed 0.2 s of quiet on IOPub.
+- `unavailable_reason`: why kernels cannot be forked here (not root, no pidfd, a kernelspec that
+  is not this Python's ipykernel); the kit then starts cold kernels and says why
+  (`Sandbox.fork_kernels = False` asks for cold kernels).
+
+Hash seeds: a forked kernel hashes with its warm parent's seed. With PYTHONHASHSEED set (passed into
+the sandbox like a cold kernel's), each seed gets its own warm parent, started with it: the kernel
+hashes exactly as a cold kernel. Without it, the warm parent draws a random seed when it starts, as
+a cold kernel does, and the kernels forked from it share that seed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import ClassVar
+
+from jupyter_client.asynchronous import AsyncKernelClient
+
+from gradekit.sandbox import warm
+from gradekit.sandbox.kernels import SandboxedKernelManager
+from gradekit.sandbox.policy import Sandbox
+from gradekit.sandbox.seccomp import seccomp_program
+
+# What the warm parent imports: the kernel (everything ipykernel imports while it starts), the
+# channel's server and the checks framework's standard modules, and those the course's notebook uses.
+KERNEL_MODULES = (
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "ipykernel.zmqshell",
+    "ipykernel.comm",
+    "ipykernel.eventloops",
+    "IPython.core.interactiveshell",
+    "IPython.core.completer",
+    "IPython.core.magics",
+    "jupyter_client.session",
+)
+STANDARD_MODULES = ("json", "math", "random", "socket", "struct", "inspect", "types", "traceback", "gc")
+START_TIMEOUT = 60  # seconds for a warm parent to import and say it is ready
+RETRY = 0.05  # seconds without an answer after which the kernel is asked again whether it is ready
+
+
+class ForkUnavailable(RuntimeError):
+    """Kernels cannot be forked here (the reason is the message); cold kernels can."""
+
+
+def unavailable_reason(kernel_cmd: list[str] | None = None) -> str | None:
+    """None if kernels can be forked here (for `kernel_cmd`, a kernelspec's argv, if given); else why
+    not, in words for the instructor's log."""
+    if os.geteuid() != 0:
+        return "forking into a sandbox joins its namespaces and drops to its uid, which needs root"
+    if not hasattr(os, "pidfd_open"):
+        return "this Python has no os.pidfd_open (Linux 5.3 or later)"
+    if shutil.which("cat") is None:
+        return "cat (coreutils) is not installed"
+    if kernel_cmd is not None:
+        python = shutil.which(kernel_cmd[0]) or kernel_cmd[0]
+        if os.path.realpath(python) != os.path.realpath(sys.executable) or kernel_cmd[1:3] != [
+            "-m",
+            "ipykernel_launcher",
+        ]:
+            return (
+                f"the kernelspec runs {' '.join(kernel_cmd[:3])}, not this Python's ipykernel "
+                f"({sys.executable} -m ipykernel_launcher)"
+            )
+    return None
+
+
+class WarmParent:
+    """One warm parent process (gradekit.sandbox.warm) and the socket to it. Thread-safe."""
+
+    _parents: ClassVar[dict[str, WarmParent]] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, env: dict[str, str], modules: tuple[str, ...]):
+        self.env, self.modules = env, modules
+        self.process: subprocess.Popen | None = None
+        self.sock: socket.socket | None = None
+        self.lock = threading.Lock()
+        self.started_in = 0.0  # seconds the last start took
+
+    @classmethod
+    def for_env(cls, env: dict[str, str], modules: tuple[str, ...]) -> WarmParent:
+        """The warm parent for kernels of environment `env`: one per PYTHONHASHSEED value."""
+        key = env.get("PYTHONHASHSEED", "<random>")
+        with cls._lock:
+            parent = cls._parents.get(key)
+            if parent is None or parent.modules != modules:
+                parent = cls._parents[key] = cls(env, modules)
+            return parent
+
+    def start(self) -> None:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        began = time.perf_counter()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, warm.__file__, str(theirs.fileno()), *self.modules],
+                pass_fds=(theirs.fileno(),),
+                env=self.env,
+                cwd="/",
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        mine.settimeout(START_TIMEOUT)
+        try:
+            hello = json.loads(mine.recv(65536) or b"{}")
+        except (TimeoutError, ValueError) as exc:
+            self.stop()
+            raise ForkUnavailable(f"the warm parent did not start ({exc!r})") from None
+        if not hello.get("ready"):
+            self.stop()
+            raise ForkUnavailable(f"the warm parent did not start (exit {self.process.poll()})")
+        mine.settimeout(None)
+        self.sock, self.started_in = mine, time.perf_counter() - began
+
+    def stop(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+            self.process = None
+
+    def fork(self, request: dict, fds: list[int]) -> tuple[int, int]:
+        """Fork a kernel for `request` (see gradekit.sandbox.warm), passing `fds`: (its pid, a
+        pidfd of it). Raises ForkUnavailable when the warm parent cannot, with its reason."""
+        with self.lock:
+            for _attempt in range(2):
+                if self.process is None or self.process.poll() is not None:
+                    self.stop()
+                    self.start()
+                try:
+                    socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
+                    message, got, _, _ = socket.recv_fds(self.sock, 1 << 20, 1)
+                except OSError:
+                    message, got = b"", []
+                if message:
+                    break
+                self.stop()  # it ended: start another once
+            else:
+                raise ForkUnavailable("the warm parent ended while forking a kernel")
+        reply = json.loads(message)
+        if "error" in reply or not got:
+            for fd in got:
+                os.close(fd)
+            raise ForkUnavailable(reply.get("error", "no pidfd in the reply"))
+        return reply["pid"], got[0]
+
+
+class ForkedKernel:
+    """The Popen-like face of a forked kernel for jupyter_client's provisioner: `pid`, `poll`,
+    `wait`, `kill`, `send_signal` act on the kernel through its pidfd; `sandbox` is the bwrap
+    process whose end ends everything in the sandbox."""
+
+    def __init__(self, pid: int, pidfd: int, sandbox: subprocess.Popen):
+        self.pid, self.pidfd, self.sandbox = pid, pidfd, sandbox
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None and self.pidfd >= 0:
+            readable, _, _ = select.select([self.pidfd], [], [], 0)
+            if readable:
+                self.returncode = -signal.SIGKILL  # ended (its exit status is its warm parent's to reap)
+        if self.returncode is None and self.sandbox.poll() is not None:
+            self.returncode = self.sandbox.returncode
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("forked kernel", timeout)
+            select.select([self.pidfd], [], [], 0.05)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(self.pidfd, sig)
+
+    def kill(self) -> None:
+        """The kernel and its whole sandbox: SIGKILL to the kernel, then bwrap ends (its PID
+        namespace, and every process the kernel started in it, with it)."""
+        self.send_signal(signal.SIGKILL)
+        if self.sandbox.poll() is None:
+            self.sandbox.kill()
+        self.sandbox.wait()
+        self.returncode = -signal.SIGKILL if self.returncode is None else self.returncode
+
+    terminate = kill
+
+    def close(self) -> None:
+        if self.pidfd >= 0:
+            os.close(self.pidfd)
+            self.pidfd = -1
+
+
+class ReadyClient(AsyncKernelClient):
+    """nbclient's kernel client for forked kernels: ready at the first kernel_info_reply and its
+    IOPub idle status, with no fixed wait (jupyter_client waits 0.2 s for IOPub to be quiet)."""
+
+    async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
+        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+        asked: set[str] = set()
+        replied = None
+        while True:
+            if replied is None:
+                asked.add(self.kernel_info())
+            try:  # a kernel_info_reply, or IOPub's idle after one: whichever comes
+                msg = await self._next(RETRY)
+            except TimeoutError:
+                msg = None
+            if msg is not None and msg["parent_header"].get("msg_id") in asked:
+                if msg["msg_type"] == "kernel_info_reply":
+                    replied = msg
+                elif replied is not None and is_idle(msg):
+                    self._handle_kernel_info_reply(replied)
+                    return
+            if msg is None and replied is not None:
+                replied = None  # IOPub missed the status (not yet subscribed): ask again
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
+
+    wait_for_ready = _async_wait_for_ready
+
+    async def _next(self, timeout: float) -> dict:
+        """The next message on the shell or IOPub channel; TimeoutError after `timeout` seconds."""
+        for channel in (self.shell_channel, self.iopub_channel):
+            if await channel.msg_ready():
+                return await channel.get_msg()
+        shell = asyncio.ensure_future(self.shell_channel.socket.poll(timeout * 1000))
+        iopub = asyncio.ensure_future(self.iopub_channel.socket.poll(timeout * 1000))
+        done, pending = await asyncio.wait([shell, iopub], return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        for channel, task in ((self.shell_channel, shell), (self.iopub_channel, iopub)):
+            if task in done and task.result():
+                return await channel.get_msg()
+        raise TimeoutError
+
+
+def is_idle(msg: dict) -> bool:
+    return msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle"
+
+
+class ForkedKernelManager(SandboxedKernelManager):
+    """A SandboxedKernelManager whose kernel is forked by a warm parent into the sandbox bwrap built
+    (see the module docstring). Its `extra_fds` go to the kernel, not to bwrap."""
+
+    cold = False  # True once forking failed for this kernel: it starts cold
+    _kernel_argv: list[str] | None = None
+    _uid: int | None = None
+    forked: ForkedKernel | None = None
+
+    def __init__(self, **kw):
+        super().__init__(**kw)
+        self.client_factory = ReadyClient
+
+    def sandbox_program(self, kernel_cmd: list[str], uid: int | None) -> list[str]:
+        if self.cold:
+            return kernel_cmd
+        self._kernel_argv, self._uid = kernel_cmd, uid
+        return [shutil.which("cat") or "cat"]
+
+    def launch_options(self, kw: dict) -> tuple[int, ...]:
+        if self.cold:
+            return super().launch_options(kw)
+        kw["stdin"], kw["stdout"] = subprocess.PIPE, subprocess.PIPE
+        return tuple(kw.pop("pass_fds", ()))
+
+    async def _async_start_kernel(self, **kw):
+        try:
+            await super()._async_start_kernel(**kw)
+        except ForkUnavailable as exc:
+            self.log.warning("Could not fork a warm kernel (%s): starting a cold kernel", exc)
+            await self._async_cleanup_resources()
+            self.cold, self.client_factory = True, AsyncKernelClient
+            await super()._async_start_kernel(**kw)
+
+    start_kernel = _async_start_kernel
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        if self.cold:
+            return
+        sandbox = self.provisioner.process
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(None, wait_until_built, sandbox)
+            pid, pidfd = await loop.run_in_executor(None, self._fork, sandbox)
+        except BaseException:
+            sandbox.kill()
+            sandbox.wait()
+            raise
+        self.forked = ForkedKernel(pid, pidfd, sandbox)
+        self.provisioner.process = self.forked
+        self.provisioner.pid = pid
+        await self._bound()
+
+    async def _bound(self, timeout: float = 60) -> None:
+        """Wait until the kernel has bound its five IPC sockets: a client that connects before
+        would wait for ZeroMQ's reconnect interval (0.1 s and more) instead."""
+        ports = (self.shell_port, self.iopub_port, self.stdin_port, self.control_port, self.hb_port)
+        paths = [f"{self.ip}-{port}" for port in ports]
+        deadline = time.monotonic() + timeout
+        while not all(map(os.path.exists, paths)):
+            if self.forked.poll() is not None or time.monotonic() > deadline:
+                return  # nbclient finds out (a dead kernel, or no answer)
+            await asyncio.sleep(0.002)
+
+    def _fork(self, sandbox: subprocess.Popen) -> tuple[int, int]:
+        config = Sandbox(parent=self.parent, config=self.config)
+        python = self._kernel_argv[0]
+        env = {**config.environment(python), "PWD": self.sandbox_cwd}  # bwrap --chdir sets PWD
+        argv = [shutil.which(python, path=env["PATH"]) or python, *self._kernel_argv[1:]]
+        uid = self._uid if self._uid is not None else config.pick_uid()
+        request = {
+            "sandbox_pid": self.sandbox_pid,
+            "argv": argv,
+            "cwd": self.sandbox_cwd,
+            "env": env,
+            "uid": uid,
+            "limits": config.limit_values(),
+            "seccomp": seccomp_program().hex(),
+            "fds": list(self.extra_fds),
+        }
+        return WarmParent.for_env(env, warm_modules(config)).fork(request, list(self.extra_fds))
+
+    async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+        """Every output of the kernel has been read when nbclient shuts it down: end its sandbox
+        now (a cold kernel is asked to shut down and given time)."""
+        if self.cold:
+            return await super()._async_shutdown_kernel(now=now, restart=restart)
+        self.shutting_down = True
+        self.stop_restarter()
+        if self.forked is not None:
+            self.forked.kill()
+            self.forked.close()
+        await self._async_cleanup_resources(restart=restart)
+
+    shutdown_kernel = _async_shutdown_kernel
+
+
+def wait_until_built(sandbox: subprocess.Popen, timeout: float = 30) -> None:
+    """Block until bwrap has built the sandbox and `cat` runs in it (it echoes a byte), so that its
+    namespaces are complete when the kernel joins them."""
+    sandbox.stdin.write(b"\n")
+    sandbox.stdin.flush()
+    readable, _, _ = select.select([sandbox.stdout], [], [], timeout)
+    if not readable or sandbox.stdout.read1(1) != b"\n":
+        raise RuntimeError(f"bwrap did not build the sandbox (exit {sandbox.poll()})")
+
+
+def warm_modules(config: Sandbox) -> tuple[str, ...]:
+    """The modules the warm parent imports: the kernel's, the standard ones, and `warm_imports`."""
+    return tuple(dict.fromkeys((*KERNEL_MODULES, *STANDARD_MODULES, *config.warm_imports)))

@@ -1,0 +1,337 @@
+"""The warm parent: a Python that has imported ipykernel once and forks one kernel per submission,
+each straight into that submission's own sandbox, before any student code runs.
+
+Run by gradekit.sandbox.forked as a script, `python warm.py FD MODULE...`: it imports the MODULEs
+(ipykernel's, and the standard modules the course uses: trusted code only), then answers requests
+on the AF_UNIX socket FD, one at a time. A request names a sandbox that bwrap has already built
+(gradekit.sandbox.bwrap: its mounts, namespaces and uid, with `cat` as its only process) and what
+a cold kernel would get there: argv, environment, working directory, limits, the seccomp filter,
+the file descriptors to pass. For each request:
+
+1. a first child joins the sandbox's namespaces (setns(2): IPC, UTS, network, cgroup, PID, mount)
+   and forks the kernel, so that the kernel is a process of the sandbox's PID namespace;
+2. the kernel enters the sandbox the way bwrap, setpriv and prlimit enter a cold kernel: a new
+   session, stdin/stdout/stderr on /dev/null, no other file descriptor than those passed, no
+   capability (bounding set emptied, then setresuid to the sandbox's uid), no new privileges, the
+   resource limits, the seccomp filter, the environment, and checks that no capability is left;
+3. it runs `ipykernel_launcher` as `python -m ipykernel_launcher ARGS` would, as `__main__`.
+
+The reply carries the kernel's pid and a pidfd (pidfd_open(2)) for the grader to watch and kill
+it. The warm parent never runs student code, never reads a connection file (their keys are read by
+the kernel, inside its sandbox), and ends when the grader closes its socket. It must be root: only
+root may join namespaces it did not create and drop to another uid (the cold kernel's setpriv).
+
+This file imports nothing of gradekit (the kernels forked from it must not hold the kit's modules)
+and only the standard library at its top, so the grader may import it too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import importlib
+import json
+import os
+import resource
+import runpy
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import traceback
+
+# linux/prctl.h, linux/sched.h, linux/seccomp.h
+PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 24, 47, 4
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER, PR_SET_CHILD_SUBREAPER = 22, 2, 36
+NAMESPACES = {  # joined in this order; the mount namespace last (it changes what /proc/<pid> is)
+    "ipc": 0x08000000,
+    "uts": 0x04000000,
+    "net": 0x40000000,
+    "cgroup": 0x02000000,
+    "pid": 0x20000000,
+    "mnt": 0x00020000,
+}
+LIMITS = {
+    "as": resource.RLIMIT_AS,
+    "cpu": resource.RLIMIT_CPU,
+    "nproc": resource.RLIMIT_NPROC,
+    "fsize": resource.RLIMIT_FSIZE,
+    "nofile": resource.RLIMIT_NOFILE,
+    "core": resource.RLIMIT_CORE,
+}
+CAPABILITY_LINES = ("CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:")
+MAX_REQUEST = 1 << 20  # bytes
+MAX_FDS = 8
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class SockFilter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_ushort),
+        ("jt", ctypes.c_ubyte),
+        ("jf", ctypes.c_ubyte),
+        ("k", ctypes.c_uint),
+    ]
+
+
+class SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+
+def _check(result: int, what: str) -> int:
+    if result == -1:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+    return result
+
+
+def prctl(option: int, arg2: int = 0, arg3=0) -> int:
+    zero = ctypes.c_ulong(0)
+    return _check(_libc.prctl(option, ctypes.c_ulong(arg2), arg3, zero, zero), "prctl")
+
+
+def join_namespaces(pid: int) -> None:
+    """Join the namespaces of process `pid` (opened first: after the mount namespace, /proc is the
+    sandbox's). Raises OSError naming the namespace that could not be joined."""
+    fds = {name: os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY | os.O_CLOEXEC) for name in NAMESPACES}
+    try:
+        for name, flag in NAMESPACES.items():
+            if os.stat(f"/proc/self/ns/{name}").st_ino == os.fstat(fds[name]).st_ino:
+                continue  # already there (e.g. no cgroup namespace of its own)
+            _check(_libc.setns(fds[name], flag), f"setns({name})")
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+
+
+def place_fds(passed: list[tuple[int, int]], report: int) -> int:
+    """Keep only the file descriptors `passed` ((number wanted, number now)), under the numbers
+    wanted and inheritable (as Popen's pass_fds leaves them in a cold kernel), and `report`,
+    moved above them; 0, 1 and 2 on /dev/null. Returns the report's new number."""
+    base = max([2, *(wanted for wanted, _ in passed)]) + 1
+    moved = [(wanted, fcntl.fcntl(now, fcntl.F_DUPFD_CLOEXEC, base)) for wanted, now in passed]
+    report = fcntl.fcntl(report, fcntl.F_DUPFD_CLOEXEC, base)
+    keep = sorted({report, *(fd for _, fd in moved)})
+    low = 3
+    for fd in keep:
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+    for wanted, fd in moved:
+        os.dup2(fd, wanted, inheritable=True)
+        os.close(fd)
+    return report
+
+
+def drop_privileges(uid: int) -> None:
+    """Root to `uid`, as setpriv --reuid --regid --clear-groups --inh-caps=-all --no-new-privs: the
+    capability bounding set emptied first, then no capability at all once every uid is `uid`."""
+    with open("/proc/sys/kernel/cap_last_cap") as file:
+        last = int(file.read())
+    for cap in range(last + 1):
+        prctl(PR_CAPBSET_DROP, cap)
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+def left_capabilities() -> list[str]:
+    """The lines of /proc/self/status that show a capability still held (none, after the drop)."""
+    with open("/proc/self/status") as status:
+        lines = [line.split() for line in status if line.startswith(CAPABILITY_LINES)]
+    return [" ".join(line) for line in lines if int(line[1], 16) != 0]
+
+
+def set_limits(limits: dict[str, list[int]]) -> None:
+    """setrlimit(2) for each of `limits` (name in LIMITS -> [soft, hard]), as prlimit(1) sets them."""
+    for name, (soft, hard) in limits.items():
+        resource.setrlimit(LIMITS[name], (soft, hard))
+
+
+def install_seccomp(program: bytes) -> None:
+    """Install the classic-BPF filter `program` (struct sock_filter[]), as bwrap --seccomp does."""
+    count = len(program) // ctypes.sizeof(SockFilter)
+    filters = (SockFilter * count).from_buffer_copy(program)
+    prog = SockFprog(count, filters)
+    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog))
+
+
+def enter(request: dict, passed: list[int], report: int) -> int:
+    """In the kernel-to-be (already in the sandbox's namespaces): everything else bwrap, setpriv and
+    prlimit do for a cold kernel, `passed` going to the numbers `request["fds"]`. Returns the report
+    fd's new number."""
+    os.setsid()
+    report = place_fds(list(zip(request["fds"], passed)), report)
+    os.chdir(request["cwd"])
+    drop_privileges(request["uid"])
+    set_limits(request["limits"])
+    left = left_capabilities()
+    if left:
+        raise PermissionError(f"capabilities left after the drop: {left}")
+    install_seccomp(bytes.fromhex(request["seccomp"]))
+    os.environ.clear()
+    os.environ.update(request["env"])
+    return report
+
+
+def become_kernel(argv: list[str], cwd: str) -> None:
+    """Run `argv` = [python, "-m", module, args...] here, as that command would run it."""
+    if argv[1:2] != ["-m"]:
+        raise ValueError(f"not a `python -m` kernel command: {argv}")
+    sys.argv = [argv[2], *argv[3:]]
+    sys.path[0] = cwd  # what `python -m` puts first (the launcher takes it out again)
+    runpy.run_module(argv[2], run_name="__main__", alter_sys=True)
+
+
+def kernel(request: dict, passed: list[int], report: int) -> None:
+    """The kernel's process: enter the sandbox, say so on `report`, become the kernel. Never returns."""
+    try:
+        report = enter(request, passed, report)
+        os.write(report, b'{"entered": true}\n')
+        os.close(report)
+    except BaseException as exc:
+        os.write(report, json.dumps({"error": f"entering the sandbox: {exc!r}"}).encode() + b"\n")
+        os._exit(70)
+    try:
+        become_kernel(request["argv"], request["cwd"])
+    finally:
+        os._exit(0)
+
+
+def first_child(request: dict, passed: list[int], report: int) -> None:
+    """Join the sandbox, fork the kernel there, tell its pid. Never returns."""
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        join_namespaces(request["sandbox_pid"])
+        pid = os.fork()
+        if pid == 0:
+            kernel(request, passed, report)
+        os.write(report, json.dumps({"pid": pid}).encode() + b"\n")
+    except BaseException as exc:
+        os.write(report, json.dumps({"error": f"joining the sandbox: {exc!r}"}).encode() + b"\n")
+    finally:
+        os._exit(0)
+
+
+def fork_kernel(request: dict, passed: list[int]) -> tuple[dict, int | None]:
+    """One request: (reply, pidfd of the kernel or None)."""
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(read_end)
+        first_child(request, passed, write_end)
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 65536):
+        chunks.append(chunk)
+    os.close(read_end)
+    os.waitpid(child, 0)
+    reply: dict = {}
+    for line in b"".join(chunks).decode(errors="replace").splitlines():
+        reply.update(json.loads(line))
+    pidfd = None
+    if "pid" in reply:
+        pidfd = os.pidfd_open(reply["pid"])  # not reaped yet: the pid cannot be another process's
+        if not reply.get("entered") and "error" not in reply:
+            reply["error"] = "the kernel ended before it entered the sandbox"
+        if "error" in reply:
+            os.close(pidfd)
+            pidfd = None
+    elif "error" not in reply:
+        reply["error"] = "the first child ended without a word"
+    return reply, pidfd
+
+
+def reap() -> None:
+    """Collect the kernels that ended (they are this process's children: it is a subreaper)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def serve(sock: socket.socket) -> None:
+    while True:
+        message, passed, _, _ = socket.recv_fds(sock, MAX_REQUEST, MAX_FDS)
+        reap()
+        if not message:
+            return
+        try:
+            reply, pidfd = fork_kernel(json.loads(message), passed)
+        except Exception as exc:  # a bad request: say so, serve the next
+            reply, pidfd = {"error": f"{exc!r}\n{traceback.format_exc()}"}, None
+        finally:
+            for fd in passed:
+                os.close(fd)
+        socket.send_fds(sock, [json.dumps(reply).encode()], [pidfd] if pidfd is not None else [])
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def rehearse() -> list[str]:
+    """The modules a kernel has imported once it has started: a child starts one (ipykernel's own
+    code, no sandbox needed: no student code runs), in a temporary folder, and tells them."""
+    folder = tempfile.mkdtemp(prefix="gradekit-warm-")
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:
+        try:
+            os.close(read_end)
+            os.environ.update(HOME=folder, IPYTHONDIR=f"{folder}/ipython", JUPYTER_RUNTIME_DIR=folder)
+            from ipykernel.kernelapp import IPKernelApp
+            from jupyter_client.connect import write_connection_file
+
+            connection_file, _ = write_connection_file(
+                f"{folder}/kernel.json", transport="ipc", ip=f"{folder}/ipc"
+            )
+            IPKernelApp.instance().initialize(["-f", connection_file, "--HistoryManager.hist_file=:memory:"])
+            os.write(write_end, json.dumps(sorted(sys.modules)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 1 << 16):
+        chunks.append(chunk)
+    os.close(read_end)
+    os.waitpid(child, 0)
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        return [name for name in json.loads(b"".join(chunks)) if name != "__main__"]
+    except ValueError:
+        return []
+
+
+def main(argv: list[str]) -> int:
+    sock = socket.socket(fileno=int(argv[1]))
+    prctl(PR_SET_CHILD_SUBREAPER, 1)
+    missing = []
+    for name in argv[2:]:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            missing.append(f"{name}: {exc!r}")
+    for name in rehearse():
+        if name not in sys.modules:
+            # (one that exists only while a kernel runs, or on another platform, is left out)
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+    sock.send(json.dumps({"ready": True, "missing": missing, "modules": len(sys.modules)}).encode())
+    serve(sock)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
