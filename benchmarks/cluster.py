@@ -275,7 +275,7 @@ def local_run(course: Path, db_url: str, shards: int, logfile: Path) -> float:
 def check_graded(course: Path, db_url: str, expected: dict | None) -> dict:
     from nbgrader.api import Gradebook
 
-    status = grading_status(course, db_url, Course.load(course).students())
+    status = grading_status(course, db_url, Course.load(course).students(), ASSIGNMENT)
     missing = {s: r for s, r in status.items() if r is not None}
     if missing:
         raise SystemExit(f"not graded: {dict(list(missing.items())[:5])}")

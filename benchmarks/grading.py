@@ -203,12 +203,16 @@ def scores(course: Path) -> dict[str, dict[str, float]]:
 
 
 def graded_all(course: Path) -> bool:
-    status = grading_status(course, f"sqlite:///{course / 'gradebook.db'}", Course.load(course).students())
+    status = grading_status(
+        course, f"sqlite:///{course / 'gradebook.db'}", Course.load(course).students(), ASSIGNMENT
+    )
     return all(reason is None for reason in status.values())
 
 
 def all_graded(course: Path) -> None:
-    status = grading_status(course, f"sqlite:///{course / 'gradebook.db'}", Course.load(course).students())
+    status = grading_status(
+        course, f"sqlite:///{course / 'gradebook.db'}", Course.load(course).students(), ASSIGNMENT
+    )
     missing = {s: r for s, r in status.items() if r is not None}
     if missing:
         raise SystemExit(f"not graded: {dict(list(missing.items())[:5])}")

@@ -38,6 +38,7 @@ pytestmark = pytest.mark.course
 CELL_TIMEOUT = 8
 CHECK_LIMIT = 5  # seconds per check (NBGRADER_CHECK_LIMIT; 10 by default): one case hangs in a check
 HASH_SEEDS = ("1", "2")  # the two runs; each student's kernel inherits it (Sandbox.pass_env)
+FORKED = "Kernels are forked from a warm parent"  # what autograde's log says when they are
 
 
 def nbgrader_command(course: Path, *args: str, **env: str) -> subprocess.Popen:
@@ -97,12 +98,13 @@ class Graded:
         }
 
 
-def grade_everyone(root: Path, hash_seed: str) -> subprocess.Popen:
+def grade_everyone(root: Path, hash_seed: str, *options: str) -> subprocess.Popen:
     return nbgrader_command(
         root,
         "autograde",
         ASSIGNMENT,
         "--force",
+        *options,
         NBGRADER_CELL_TIMEOUT=str(CELL_TIMEOUT),
         NBGRADER_CHECK_LIMIT=str(CHECK_LIMIT),
         PYTHONHASHSEED=hash_seed,
@@ -139,23 +141,25 @@ def gather(root: Path, kit, cases, process: subprocess.Popen, start: float, feed
 @pytest.fixture(scope="module")
 def runs(course, tmp_path_factory) -> tuple[Graded, Graded]:
     """The whole cohort handed in to a private copy of the course and graded with ONE autograde
-    command under one hash seed; at the same time, in a second copy under another hash seed, every
-    case that is not adversarial (its correct, partial and mistaken work: what the hash seed could
-    reach through the student's sets and dicts; the adversarial cases are half of the run's time,
-    their endless loops and killed kernels most of it)."""
+    command under one hash seed, each kernel forked from a warm parent (the kit's default); at the
+    same time, in a second copy, the whole cohort again under another hash seed with cold kernels
+    (c.Sandbox.fork_kernels = False): a student's result must depend neither on how the kernel
+    started nor on the hash seed it got."""
     roots = [
         Path(shutil.copytree(course, tmp_path_factory.mktemp(f"cohort{s}") / "course")) for s in HASH_SEEDS
     ]
     kit = cohort.Kit.load(roots[0])
     cases = cohort.catalog()
-    again = [case for case in cases if not case.student.startswith("adv_")]
     submissions = cohort.build(cases, kit)
-    hand_in(roots[0], submissions)
-    hand_in(roots[1], {case.student: submissions[case.student] for case in again})
+    for root in roots:
+        hand_in(root, submissions)
     start = time.perf_counter()
-    processes = [grade_everyone(root, seed) for root, seed in zip(roots, HASH_SEEDS)]
+    processes = [
+        grade_everyone(roots[0], HASH_SEEDS[0]),
+        grade_everyone(roots[1], HASH_SEEDS[1], "--Sandbox.fork_kernels=False"),
+    ]
     first = gather(roots[0], kit, cases, processes[0], start, feedback=True)
-    second = gather(roots[1], kit, again, processes[1], start, feedback=False)
+    second = gather(roots[1], kit, cases, processes[1], start, feedback=False)
     return first, second
 
 
@@ -292,14 +296,15 @@ def test_every_student_gets_exactly_the_expected_checks_and_scores(graded):
     assert sorted(graded.grades) == sorted(graded.cases), "nobody lost, nobody added"
 
 
-def test_every_check_gets_the_same_result_under_another_hash_seed(runs):
+def test_every_check_gets_the_same_result_with_cold_kernels_and_another_hash_seed(runs):
     first, second = runs
+    assert FORKED in first.log and FORKED not in second.log, "the first run forks, the second does not"
+    assert sorted(second.cases) == sorted(first.cases), "the whole cohort, both ways"
     differ = []
-    assert len(second.cases) >= 30, "the second run must cover the cohort's ordinary work"
     for student in second.cases:
         a, b = first.checks(student), second.checks(student)
-        same = {c: (r["score"], bool(r["note"])) for c, r in a.items()} == {
-            c: (r["score"], bool(r["note"])) for c, r in b.items()
+        same = {c: (r["score"], bool(r["problem"]), bool(r["note"])) for c, r in a.items()} == {
+            c: (r["score"], bool(r["problem"]), bool(r["note"])) for c, r in b.items()
         }
         if not same or first.scores(student) != second.scores(student):
             changed = sorted(
@@ -307,6 +312,7 @@ def test_every_check_gets_the_same_result_under_another_hash_seed(runs):
             )
             differ.append(f"{student}: {changed}")
     assert not differ, "\n".join(differ)
+    assert first.never_scored == second.never_scored
 
 
 def test_nbgrader_reports_the_rejected_and_grades_the_rest(graded):

@@ -337,9 +337,13 @@ def test_the_sandbox_works_here():
     assert result.returncode == 0 and "sandbox: available" in result.stdout, result.stdout + result.stderr
 
 
-def test_attacks_fail_inside_the_sandbox(fresh_course, release_nb, tcp_server, tmp_path):
+@pytest.mark.parametrize("kernels", ["forked", "cold"])
+def test_attacks_fail_inside_the_sandbox(fresh_course, release_nb, tcp_server, tmp_path, kernels):
+    """Every attack, with kernels forked from a warm parent (the default) and with cold ones."""
     assert shutil.which("bwrap"), "bubblewrap is required to autograde (apt-get install bubblewrap)"
     course = use_sandbox(fresh_course)
+    with (course / "nbgrader_config.py").open("a") as fh:
+        fh.write(f"c.Sandbox.fork_kernels = {kernels == 'forked'}\n")
     port, accepted = tcp_server
     canary = tmp_path / "canary.txt"  # outside the course
     canary.write_text("still here")
@@ -368,6 +372,8 @@ def test_attacks_fail_inside_the_sandbox(fresh_course, release_nb, tcp_server, t
     log = result.stdout + result.stderr
     assert result.returncode == 0, log[-5000:]
     assert "Autograding in a bubblewrap sandbox" in log
+    assert ("Kernels are forked from a warm parent" in log) == (kernels == "forked"), log[-3000:]
+    assert "starting a cold kernel" not in log, log[-3000:]
 
     # Nothing outside the submission folders changed; nothing reached the TCP server.
     assert tree_digest(course, skip={"autograded", "gradebook.db"}) == before

@@ -38,7 +38,9 @@ class SandboxedExecute(Execute):
         else:
             reason = forked.unavailable_reason(kernel_argv(nb, self.kernel_name))
             if reason is not None:
-                log_once(self.log, f"Cold kernels, not forked: {reason}")
+                log_once(self.log.warning, f"Cold kernels, not forked: {reason}")
+            else:
+                log_once(self.log.info, "Kernels are forked from a warm parent (c.Sandbox.fork_kernels)")
             self.kernel_manager_class = SandboxedKernelManager if reason else forked.ForkedKernelManager
         return super().preprocess(nb, resources, km=km)
 
@@ -54,11 +56,11 @@ class SandboxedExecute(Execute):
 _logged: set[str] = set()
 
 
-def log_once(log, message: str) -> None:
-    """`message` as a warning, once per process (not once per submission)."""
+def log_once(write, message: str) -> None:
+    """`write(message)` (a logger's method), once per process (not once per submission)."""
     if message not in _logged:
         _logged.add(message)
-        log.warning(message)
+        write(message)
 
 
 def kernel_argv(nb, kernel_name: str = "") -> list[str] | None:

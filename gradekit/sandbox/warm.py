@@ -66,6 +66,7 @@ MAX_REQUEST = 1 << 20  # bytes
 MAX_FDS = 8
 
 _libc = ctypes.CDLL(None, use_errno=True)
+IMPORTS_SET: dict[str, str] = {}  # environment variables the imports set (the debugger's, for one)
 
 
 class SockFilter(ctypes.Structure):
@@ -110,7 +111,7 @@ def join_namespaces(pid: int) -> None:
 def place_fds(passed: list[tuple[int, int]], report: int) -> int:
     """Keep only the file descriptors `passed` ((number wanted, number now)), under the numbers
     wanted and inheritable (as Popen's pass_fds leaves them in a cold kernel), and `report`,
-    moved above them; 0, 1 and 2 on /dev/null. Returns the report's new number."""
+    moved above them; 0 an empty pipe, 1 and 2 on /dev/null. Returns the report's new number."""
     base = max([2, *(wanted for wanted, _ in passed)]) + 1
     moved = [(wanted, fcntl.fcntl(now, fcntl.F_DUPFD_CLOEXEC, base)) for wanted, now in passed]
     report = fcntl.fcntl(report, fcntl.F_DUPFD_CLOEXEC, base)
@@ -120,11 +121,13 @@ def place_fds(passed: list[tuple[int, int]], report: int) -> int:
         os.closerange(low, fd)
         low = fd + 1
     os.closerange(low, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+    stdin, closed = os.pipe()  # a cold kernel's stdin: a pipe jupyter_client closed its end of
+    os.close(closed)
     null = os.open("/dev/null", os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    if null > 2:
-        os.close(null)
+    for fd, source in ((0, stdin), (1, null), (2, null)):
+        os.dup2(source, fd)
+    for fd in {stdin, null} - {0, 1, 2}:
+        os.close(fd)
     for wanted, fd in moved:
         os.dup2(fd, wanted, inheritable=True)
         os.close(fd)
@@ -181,6 +184,7 @@ def enter(request: dict, passed: list[int], report: int) -> int:
     install_seccomp(bytes.fromhex(request["seccomp"]))
     os.environ.clear()
     os.environ.update(request["env"])
+    os.environ.update(IMPORTS_SET)  # what importing the kernel's modules set, as in a cold kernel
     return report
 
 
@@ -317,6 +321,7 @@ def rehearse() -> list[str]:
 def main(argv: list[str]) -> int:
     sock = socket.socket(fileno=int(argv[1]))
     prctl(PR_SET_CHILD_SUBREAPER, 1)
+    before = dict(os.environ)
     missing = []
     for name in argv[2:]:
         try:
@@ -328,6 +333,7 @@ def main(argv: list[str]) -> int:
             # (one that exists only while a kernel runs, or on another platform, is left out)
             with contextlib.suppress(Exception):
                 importlib.import_module(name)
+    IMPORTS_SET.update({k: v for k, v in os.environ.items() if before.get(k) != v})
     sock.send(json.dumps({"ready": True, "missing": missing, "modules": len(sys.modules)}).encode())
     serve(sock)
     return 0

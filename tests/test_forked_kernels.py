@@ -1,0 +1,239 @@
+"""Kernels forked warm (gradekit.sandbox.forked, gradekit.sandbox.warm): a forked kernel is the cold
+kernel of the same sandbox, started faster, and nothing of one submission reaches the next.
+
+Each test starts real sandboxed kernels with nbclient, as nbgrader does (it needs bwrap, and root:
+forking into a sandbox joins its namespaces). The attacks of tests/test_sandbox.py run against both
+kinds of kernel there; the whole cohort is graded both ways in tests/test_cohort.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import textwrap
+
+import nbformat
+import psutil
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import DeadKernelError
+
+from gradekit.sandbox import Sandbox, SandboxedKernelManager
+from gradekit.sandbox import forked as forked_module
+from gradekit.sandbox.forked import ForkedKernelManager, ForkUnavailable, WarmParent, unavailable_reason
+
+FACTS = """
+import json, os, random, resource, socket, sys
+def kind(fd):  # what a file descriptor is: "pipe", "socket", "anon_inode:[eventfd]", "/dev/null"...
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}").split(":[")[0].replace("anon_inode", "anon_inode:")
+    except OSError:
+        return "(listdir's own)"
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+facts = dict(
+    uid=os.getuid(), gid=os.getgid(), euid=os.geteuid(), groups=os.getgroups(), cwd=os.getcwd(),
+    path=sys.path, argv=sys.argv, env=dict(os.environ), hash=hash("a string"), flags=str(sys.flags),
+    host=socket.gethostname(), main=sys.modules["__main__"].__name__, root=sorted(os.listdir("/")),
+    limits={n: resource.getrlimit(getattr(resource, n)) for n in dir(resource) if n.startswith("RLIMIT_")},
+    status={k: status[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapAmb", "NoNewPrivs", "Seccomp")},
+    bounding=status["CapBnd"].strip(), fds=sorted({kind(fd) for fd in os.listdir("/proc/self/fd")}),
+    stdio=[kind(fd) for fd in "012"],
+    threads=status["Threads"].strip(),
+    processes=sorted(p for p in os.listdir("/proc") if p.isdigit()), random=random.random(),
+)
+print(json.dumps(facts))
+"""
+
+
+@pytest.fixture(autouse=True)
+def root_and_bwrap():
+    assert os.geteuid() == 0, "forked kernels join each sandbox's namespaces: run the tests as root (CI does)"
+    assert Sandbox().unavailable_reason() is None, Sandbox().unavailable_reason()
+    assert unavailable_reason() is None, unavailable_reason()
+
+
+@pytest.fixture
+def cwd(tmp_path):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    return str(folder)
+
+
+def run(manager, cwd: str, *cells: str) -> list[str]:
+    """Each cell's printed text, run in one new kernel of `manager`'s kind (as nbgrader's Execute
+    runs a notebook: nbclient, the python3 kernelspec, no history, NBGRADER_EXECUTION=autograde)."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(textwrap.dedent(c)) for c in cells])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    client = NotebookClient(
+        nb,
+        timeout=60,
+        kernel_name="python3",
+        kernel_manager_class=manager,
+        resources={"metadata": {"path": cwd}},
+        extra_arguments=["--HistoryManager.hist_file=:memory:"],
+    )
+    client.execute()
+    return ["".join(o.get("text", "") for o in c.outputs if o.output_type == "stream") for c in nb.cells]
+
+
+def facts(manager, cwd: str) -> dict:
+    return json.loads(run(manager, cwd, FACTS)[0])
+
+
+def test_a_forked_kernel_is_the_cold_kernel_of_its_sandbox(cwd, monkeypatch):
+    monkeypatch.setenv("PYTHONHASHSEED", "1234")
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    cold, warm = facts(SandboxedKernelManager, cwd), facts(ForkedKernelManager, cwd)
+    differ = {
+        "uid", "gid", "euid", "random", "processes", "bounding",
+    }  # fmt: skip
+    assert {k: v for k, v in warm.items() if k not in differ} == {
+        k: v for k, v in cold.items() if k not in differ
+    }
+    assert warm["env"]["PYTHONHASHSEED"] == "1234" and warm["hash"] == cold["hash"]
+    sandbox = Sandbox()
+    for kernel in (cold, warm):
+        assert sandbox.first_uid <= kernel["uid"] < sandbox.first_uid + sandbox.uid_count
+        assert kernel["uid"] == kernel["gid"] == kernel["euid"] and kernel["groups"] == []
+        assert kernel["status"] == {
+            "CapInh": "0000000000000000",
+            "CapPrm": "0000000000000000",
+            "CapEff": "0000000000000000",
+            "CapAmb": "0000000000000000",
+            "NoNewPrivs": "1",
+            "Seccomp": "2",
+        }
+    assert warm["bounding"] == "0000000000000000"  # stricter than setpriv, which leaves it
+    assert warm["limits"]["RLIMIT_AS"] == [sandbox.memory_limit] * 2
+    assert warm["limits"]["RLIMIT_NPROC"] == [sandbox.max_processes] * 2
+    # In its sandbox's PID namespace: bwrap (1), cat (2), the kernel; nothing else, as a cold one.
+    assert len(warm["processes"]) == len(cold["processes"]) + 1 == 3
+
+
+def test_each_kernel_draws_its_own_random_numbers_and_hashes_as_a_cold_one(cwd, monkeypatch):
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    first, second = facts(ForkedKernelManager, cwd), facts(ForkedKernelManager, cwd)
+    cold = facts(SandboxedKernelManager, cwd)
+    assert first["random"] != second["random"]
+    assert "PYTHONHASHSEED" not in first["env"] and first["flags"] == cold["flags"]  # hash randomization on
+    monkeypatch.setenv("PYTHONHASHSEED", "77")  # another seed: its own warm parent, started with it
+    seeded, cold = facts(ForkedKernelManager, cwd), facts(SandboxedKernelManager, cwd)
+    assert seeded["hash"] == cold["hash"] and seeded["flags"] == cold["flags"]
+
+
+LEAVE = """
+import builtins, json, os, random, subprocess, sys, threading, time, types
+json.LEAK = builtins.LEAK = "first"
+sys.modules["gradekit_leak"] = types.ModuleType("gradekit_leak")
+os.environ["LEAK"] = "first"
+for path in ("/tmp/leak", "/dev/shm/leak", "leak"):
+    open(path, "w").write("first")
+threading.Thread(target=time.sleep, args=(60,), name="leaky", daemon=True).start()
+child = subprocess.Popen(["sleep", "60"])
+random.seed(1)
+print(json.dumps({"pid": child.pid, "random": random.random()}))
+"""
+
+LOOK = """
+import builtins, json, os, random, sys, threading
+print(json.dumps({
+    "module": hasattr(json, "LEAK"), "builtin": hasattr(builtins, "LEAK"),
+    "modules": "gradekit_leak" in sys.modules, "env": "LEAK" in os.environ,
+    "files": [p for p in ("/tmp/leak", "/dev/shm/leak", "leak") if os.path.exists(p)],
+    "threads": [t.name for t in threading.enumerate() if t.name == "leaky"],
+    "processes": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+    "random": random.random(),
+}))
+"""
+
+
+def test_nothing_of_one_submission_reaches_the_next(cwd, tmp_path):
+    other = tmp_path / "next"
+    other.mkdir()
+    km_first = asyncio.run(start(cwd))  # the first submission's kernel stays up meanwhile
+    try:
+        left = json.loads(asyncio.run(execute(km_first, LEAVE)))
+        for _ in range(2):  # the next submission, while the first kernel runs, then after it ended
+            seen = json.loads(run(ForkedKernelManager, str(other), LOOK)[0])
+            assert seen["random"] != left["random"]
+            assert not any(seen[k] for k in ("module", "builtin", "modules", "env", "files", "threads")), seen
+            assert seen["processes"] == [1, 2, 3], seen  # bwrap, cat, itself: not the first sleeper
+            asyncio.run(stop(km_first))
+        # the same folder again: the first kernel's scratch files went with its sandbox
+        seen = json.loads(run(ForkedKernelManager, cwd, LOOK)[0])
+        assert seen["files"] == [], seen
+    finally:
+        asyncio.run(stop(km_first))
+
+
+async def start(cwd: str) -> ForkedKernelManager:
+    km = ForkedKernelManager(kernel_name="python3")
+    await km.start_kernel(cwd=cwd, extra_arguments=["--HistoryManager.hist_file=:memory:"])
+    return km
+
+
+async def execute(km, code: str) -> str:
+    kc = km.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=60)
+        out = []
+        await kc.execute_interactive(
+            textwrap.dedent(code), timeout=60, output_hook=lambda m: out.append(m["content"].get("text", ""))
+        )
+        return "".join(out)
+    finally:
+        kc.stop_channels()
+
+
+async def stop(km) -> None:
+    if km.has_kernel:
+        await km.shutdown_kernel(now=True)
+
+
+def test_the_kernel_and_what_it_started_end_with_the_shutdown(cwd):
+    km = asyncio.run(start(cwd))
+    asyncio.run(execute(km, LEAVE))  # a thread, and a child process sleeping for a minute
+    uid = km._uid
+    assert [p for p in psutil.process_iter(["uids"]) if p.info["uids"].real == uid], "the kernel's uid"
+    asyncio.run(stop(km))
+    alive = [
+        p.info
+        for p in psutil.process_iter(["uids", "status", "name"])
+        if p.info["uids"].real == uid and p.info["status"] != psutil.STATUS_ZOMBIE
+    ]
+    assert alive == [], alive
+    assert km.forked.sandbox.poll() is not None  # bwrap, and with it the sandbox's PID namespace
+
+
+def test_a_kernel_that_ends_itself_is_seen_dead(cwd):
+    with pytest.raises(DeadKernelError):
+        run(ForkedKernelManager, cwd, "import os; os._exit(3)", "print('never')")
+
+
+def test_a_warm_parent_that_died_is_started_again(cwd):
+    assert run(ForkedKernelManager, cwd, "print(1)") == ["1\n"]
+    for parent in WarmParent._parents.values():
+        if parent.process is not None:
+            os.kill(parent.process.pid, signal.SIGKILL)
+            parent.process.wait()
+    assert run(ForkedKernelManager, cwd, "import os; print(os.getppid())") == ["0\n"]  # forked again
+
+
+def test_a_kernel_that_cannot_be_forked_starts_cold(cwd, monkeypatch, caplog):
+    def refuse(self, request, fds):
+        raise ForkUnavailable("no warm parent today")
+
+    monkeypatch.setattr(WarmParent, "fork", refuse)
+    # a cold kernel's parent is bwrap, the sandbox's first process; a forked one's is outside it
+    assert run(ForkedKernelManager, cwd, "import os; print(os.getppid())") == ["1\n"]
+    assert "no warm parent today" in caplog.text and "starting a cold kernel" in caplog.text
+
+
+def test_where_kernels_cannot_be_forked_the_reason_is_given(monkeypatch):
+    assert "ipykernel" in unavailable_reason(["/usr/bin/python2", "-m", "ipykernel_launcher", "-f", "x"])
+    assert "ipykernel" in unavailable_reason(["python", "-m", "some_other_kernel", "-f", "x"])
+    monkeypatch.setattr(forked_module.os, "geteuid", lambda: 1000)
+    assert "root" in unavailable_reason()
