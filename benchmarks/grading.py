@@ -1,24 +1,29 @@
 """How fast does the course grade? Autogrades a synthetic cohort of K submissions, in one run:
 
-- sequential `nbgrader autograde` runs (seconds per submission, nbgrader's start-up included),
-  taking turns with those of the floor (below), --rounds of each (default 2), averaged;
+- sequential `nbgrader autograde` runs (seconds per submission, nbgrader's start-up included) with
+  the kit's kernels, forked from a warm parent (gradekit.sandbox.forked), then the same with cold
+  kernels (`--Sandbox.fork_kernels=False`), taking turns with those of the floor (below), --rounds
+  of each (default 2), averaged; both kinds must give the same scores;
 - `python -m gradekit grade --shards N` for N = 1, 2, 4 (wall time, same cohort, fresh gradebook);
 - one mistake each: --mistakes submissions (default 10) cycling through five one-mistake cases of
   the cohort, graded sequentially, to show what error carried forward costs (a world is a fresh
   sandboxed Python process, run only for failed checks whose pieces are written);
 - the floor: a trivial one-cell notebook assignment (one test cell, `assert True`) with K
-  submissions, graded sequentially the same way;
+  submissions, graded sequentially the same way, with cold kernels: what nbgrader costs per
+  submission whatever the notebook holds;
 - where the time of one submission goes: the phases of each student in nbgrader's own log of the
-  sequential run (timed to the millisecond: gradebook and copying, sanitizing, executing and saving
+  sequential runs (timed to the millisecond: gradebook and copying, sanitizing, executing and saving
   the scores, writing), nbgrader's start-up and exit (once per process), and, measured alone with
-  nbclient on the very notebooks nbgrader executed, a kernel start and the notebook's cells.
+  nbclient on the very notebooks nbgrader executed, a kernel start, the notebook's cells and a
+  kernel shutdown, forked and cold.
 
     python benchmarks/grading.py [--k 200] [--shards 1,2,4] [--rounds 2] [--keep DIR]
 
 The cohort cycles through 10 students: 6 reference solutions, 2 with ex1 and ex2 done, 1 with only
 ex1, 1 untouched release. Every run must give the same scores as the sequential one. The last line
-is `grading: s_per_submission=<x> floor=<y> ratio=<x/y> speedup_2_shards=<z>`, where x and y are
-sequential seconds per submission and z is sequential wall time over the 2-shard wall time.
+is `grading: s_per_submission=<x> floor=<y> ratio=<x/y> speedup_2_shards=<z> cold_ratio=<c/y>`,
+where x, c and y are sequential seconds per submission (forked kernels, cold kernels, the floor)
+and z is sequential wall time over the 2-shard wall time.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from simulation.course import ASSIGNMENT, NOTEBOOK, SOURCE_NOTEBOOK
 from simulation.submissions import fill, only, reference_answers, region_exercises
 
 FLOOR = "floor"
+COLD = "--Sandbox.fork_kernels=False"  # a cold kernel per submission (the floor's always are)
 MIX = ["reference"] * 6 + ["ex1_and_ex2"] * 2 + ["only_ex1", "blank"]
 MISTAKES = (
     "bug_tanh_derivative",
@@ -218,33 +224,40 @@ def all_graded(course: Path) -> None:
         raise SystemExit(f"not graded: {dict(list(missing.items())[:5])}")
 
 
-def kernel_manager(course: Path):
+def kernel_manager(course: Path, cold: bool = False):
     """The kernel manager class nbgrader uses in `course`, its config, and a label: the sandbox's
     (gradekit.sandbox) when the course's autograde steps run kernels in the sandbox and it works
-    here, else jupyter_client's plain one."""
+    here, forked unless `cold` or the course says c.Sandbox.fork_kernels = False (or kernels cannot
+    be forked here); else jupyter_client's plain one."""
     from jupyter_client.manager import AsyncKernelManager
     from traitlets.config.loader import PyFileConfigLoader
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     try:
         from gradekit import sandbox
+        from gradekit.sandbox import forked
     except ImportError:
         return AsyncKernelManager, config, "plain kernel"
     steps = sandbox.course_autograde_preprocessors(course / "nbgrader_config.py")
     sandboxed = any(map(sandbox.is_sandboxed_execute, steps))
-    if sandboxed and sandbox.Sandbox(config=config).unavailable_reason() is None:
-        return sandbox.SandboxedKernelManager, config, "sandboxed kernel"
+    policy = sandbox.Sandbox(config=config)
+    if sandboxed and policy.unavailable_reason() is None:
+        if not cold and policy.fork_kernels and forked.unavailable_reason() is None:
+            return forked.ForkedKernelManager, config, "sandboxed kernel, forked"
+        return sandbox.SandboxedKernelManager, config, "sandboxed kernel, cold"
     return AsyncKernelManager, config, "plain kernel"
 
 
-async def _execute(nb: nbformat.NotebookNode, cwd: Path, course: Path) -> tuple[float, float, float]:
+async def _execute(
+    nb: nbformat.NotebookNode, cwd: Path, course: Path, cold: bool = False
+) -> tuple[float, float, float]:
     """Kernel start, cell execution, kernel shutdown of one notebook, as nbgrader runs it in
     `course` (nbclient, a fresh python3 kernel without history, errors allowed, the course's
     kernel manager, NBGRADER_EXECUTION=autograde)."""
     from nbclient import NotebookClient
     from nbgrader.utils import setenv
 
-    manager, config, _ = kernel_manager(course)
+    manager, config, _ = kernel_manager(course, cold)
     client = NotebookClient(
         nb,
         timeout=30,
@@ -273,7 +286,7 @@ async def _execute(nb: nbformat.NotebookNode, cwd: Path, course: Path) -> tuple[
     return t1 - t0, t2 - t1, t3 - t2
 
 
-def breakdown(course: Path, students: list[str], repeats: int) -> dict:
+def breakdown(course: Path, students: list[str], repeats: int, cold: bool = False) -> dict:
     """Mean kernel start / cells / kernel shutdown over one cycle of the mix (the first 10 students),
     re-executing the notebooks that nbgrader executed (autograded/, outputs cleared); the median of
     `repeats` runs per notebook."""
@@ -286,7 +299,7 @@ def breakdown(course: Path, students: list[str], repeats: int) -> dict:
             for cell in nb.cells:
                 if cell.cell_type == "code":
                     cell.outputs, cell.execution_count = [], None
-            samples.append(asyncio.run(_execute(nb, path.parent, course)))
+            samples.append(asyncio.run(_execute(nb, path.parent, course, cold)))
         runs[student] = (variant, [statistics.median(sample[j] for sample in samples) for j in range(3)])
     mean = [statistics.mean(times[j] for _, times in runs.values()) for j in range(3)]
     per_variant = {}
@@ -298,6 +311,43 @@ def breakdown(course: Path, students: list[str], repeats: int) -> dict:
         "kernel_shutdown": mean[2],
         "per_variant_execution": {v: statistics.mean(t) for v, t in per_variant.items()},
     }
+
+
+def print_breakdown(k: int, runs: dict, floor_run: tuple, kernel_label: str) -> None:
+    """Where one submission's time goes: `runs` (name -> (s/submission, phases, kernel parts)) and
+    the floor's (s/submission, phases, [kernel start, cells, shutdown])."""
+    floor, floor_phases, (floor_start, floor_cells, floor_stop) = floor_run
+    floor_once = floor - sum(floor_phases.values())
+    floor_exec = floor_phases["executing, saving the scores"]
+    floor_rest = floor_exec - floor_start - floor_cells - floor_stop
+    names = list(runs)
+    print(
+        f"{'one submission, sequential run (s)':<46}" + "".join(f" {n:>8}" for n in names) + f" {'floor':>8}"
+    )
+
+    def row(label: str, values: list[float], floor_value: float) -> None:
+        print(f"{label:<46}" + "".join(f" {v:8.3f}" for v in values) + f" {floor_value:8.3f}")
+
+    once = [per - sum(phases.values()) for per, phases, _ in runs.values()]
+    row(f"nbgrader start-up and exit ({once[0] * k:.1f} s) / K", once, floor_once)
+    for phase in floor_phases:
+        row(phase, [phases[phase] for _, phases, _ in runs.values()], floor_phases[phase])
+    row("total", [per for per, _, _ in runs.values()], floor)
+    print(f"'executing, saving the scores', measured alone (course: {kernel_label}; floor: cold):")
+    for key, label, floor_value in (
+        ("kernel_start", "  kernel start (nbclient, until ready)", floor_start),
+        ("execution", "  the notebook's cells (nbclient)", floor_cells),
+        ("kernel_shutdown", "  kernel shutdown (nbclient)", floor_stop),
+    ):
+        row(label, [parts[key] for _, _, parts in runs.values()], floor_value)
+    rests = [
+        phases["executing, saving the scores"]
+        - parts["kernel_start"]
+        - parts["execution"]
+        - parts["kernel_shutdown"]
+        for _, phases, parts in runs.values()
+    ]
+    row("  the rest: nbgrader's preprocessors, scores", rests, floor_rest)
 
 
 def main() -> int:
@@ -336,24 +386,33 @@ def main() -> int:
         hand_in(floor_course, FLOOR, [release] * k)
         shutil.copy(floor_course / "gradebook.db", floor_course / "gradebook.pristine.db")
 
-        # The course and the floor take turns, so that a machine that gets busier or quieter during
-        # the run weighs on both alike.
-        sequential_walls, floor_walls = [], []
+        # The course (forked kernels, then cold ones) and the floor take turns, so that a machine
+        # that gets busier or quieter during the run weighs on all alike.
+        sequential_walls, cold_walls, floor_walls = [], [], []
         for turn in range(args.rounds):
-            log(f"round {turn + 1}/{args.rounds}: nbgrader autograde of {k} submissions, then of the floor")
+            log(f"round {turn + 1}/{args.rounds}: {k} submissions with forked kernels, cold ones, the floor")
             reset(course)
             sequential_walls.append(
                 nbgrader(course, logs / f"sequential-{turn}.log", "autograde", ASSIGNMENT)
             )
             all_graded(course)
+            expected = scores(course)
+            reset(course)
+            cold_walls.append(nbgrader(course, logs / f"cold-{turn}.log", "autograde", ASSIGNMENT, COLD))
+            all_graded(course)
+            if scores(course) != expected:
+                raise SystemExit("cold kernels gave other scores than forked ones")
             reset(floor_course)
-            floor_walls.append(nbgrader(floor_course, logs / f"floor-{turn}.log", "autograde", FLOOR))
+            floor_walls.append(nbgrader(floor_course, logs / f"floor-{turn}.log", "autograde", FLOOR, COLD))
         walls = {"sequential": statistics.mean(sequential_walls)}
-        floor_wall = statistics.mean(floor_walls)
-        expected = scores(course)
+        cold_wall, floor_wall = statistics.mean(cold_walls), statistics.mean(floor_walls)
         course_phases = mean_phases([logs / f"sequential-{turn}.log" for turn in range(args.rounds)])
+        cold_phases = mean_phases([logs / f"cold-{turn}.log" for turn in range(args.rounds)])
         floor_phases = mean_phases([logs / f"floor-{turn}.log" for turn in range(args.rounds)])
+        if "Kernels are forked from a warm parent" not in (logs / "sequential-0.log").read_text():
+            notes.append("kernels were NOT forked (see the reason in sequential-0.log): both runs are cold")
         parts = breakdown(course, students, args.repeats)
+        cold_parts = breakdown(course, students, args.repeats, cold=True)
 
         log(f"one mistake each: {args.mistakes} submissions ...")
         mistakes_course = make_course(work / "mistakes", logs / "setup.log")
@@ -394,7 +453,8 @@ def main() -> int:
         floor_path = floor_course / "autograded" / "s0000" / FLOOR / f"{FLOOR}.ipynb"
         floor_nb = read(floor_path)
         floor_parts = [
-            asyncio.run(_execute(floor_nb, floor_path.parent, floor_course)) for _ in range(args.repeats)
+            asyncio.run(_execute(floor_nb, floor_path.parent, floor_course, cold=True))
+            for _ in range(args.repeats)
         ]
         kernel_label = kernel_manager(course)[2]
     finally:
@@ -402,7 +462,7 @@ def main() -> int:
             shutil.rmtree(work, ignore_errors=True)
 
     seq = walls["sequential"]
-    s_per = seq / k
+    s_per, cold = seq / k, cold_wall / k
     floor = floor_wall / k
     total = time.perf_counter() - started
     print(f"grading {k} submissions of {ASSIGNMENT} (mix per 10: 6 reference, 2 ex1+ex2, 1 ex1, 1 blank)")
@@ -414,38 +474,21 @@ def main() -> int:
             "sequential nbgrader autograde" if name == "sequential" else f"gradekit grade --shards {name[-1]}"
         )
         print(f"{label:<36} {wall:8.1f} {wall / k:13.3f} {seq / wall:8.2f}")
-    print(f"{'floor: 1-cell notebook, sequential':<36} {floor_wall:8.1f} {floor:13.3f}")
+    print(f"{'sequential, cold kernels':<36} {cold_wall:8.1f} {cold:13.3f} {seq / cold_wall:8.2f}")
+    print(f"{'floor: 1-cell notebook, cold kernels':<36} {floor_wall:8.1f} {floor:13.3f}")
     print()
 
-    floor_start, floor_cells, floor_stop = (statistics.median(p[j] for p in floor_parts) for j in range(3))
-    course_once, floor_once = s_per - sum(course_phases.values()), floor - sum(floor_phases.values())
-    course_exec, floor_exec = (
-        course_phases["executing, saving the scores"],
-        floor_phases["executing, saving the scores"],
+    floor_parts_median = [statistics.median(p[j] for p in floor_parts) for j in range(3)]
+    print_breakdown(
+        k,
+        {"forked": (s_per, course_phases, parts), "cold": (cold, cold_phases, cold_parts)},
+        (floor, floor_phases, floor_parts_median),
+        kernel_label,
     )
-    print(f"{'one submission, sequential run (s)':<46} {'course':>8} {'floor':>8}")
-    rows = [
-        (f"nbgrader start-up and exit ({course_once * k:.1f} s) / K", course_once, floor_once),
-        *((f"{name}", course_phases[name], floor_phases[name]) for name in course_phases),
-        ("total", s_per, floor),
-        (f"'executing, saving the scores', measured alone ({kernel_label}):", None, None),
-        ("  kernel start (nbclient, until ready)", parts["kernel_start"], floor_start),
-        ("  the notebook's cells (nbclient)", parts["execution"], floor_cells),
-        ("  kernel shutdown (nbclient)", parts["kernel_shutdown"], floor_stop),
-        (
-            "  the rest: nbgrader's preprocessors, scores",
-            course_exec - parts["kernel_start"] - parts["execution"] - parts["kernel_shutdown"],
-            floor_exec - floor_start - floor_cells - floor_stop,
-        ),
-    ]
-    for label, course_s, floor_s in rows:
-        if course_s is None:
-            print(label)
-        else:
-            print(f"{label:<46} {course_s:8.3f} {floor_s:8.3f}")
     executions = ", ".join(f"{v} {s:.2f} s" for v, s in parts["per_variant_execution"].items())
     print(f"cells per variant: {executions}")
     mistakes_exec = mistakes_phases["executing, saving the scores"]
+    course_exec = course_phases["executing, saving the scores"]
     print(
         f"one mistake each ({', '.join(MISTAKES)}): {mistakes_wall / args.mistakes:.3f} s/submission, "
         f"'executing, saving the scores' {mistakes_exec:.3f} s (the mix above: {course_exec:.3f} s), "
@@ -454,9 +497,12 @@ def main() -> int:
     for note in notes:
         print(f"note: {note}")
     print()
+    overhead = parts["kernel_start"] + parts["kernel_shutdown"]
+    cold_overhead = cold_parts["kernel_start"] + cold_parts["kernel_shutdown"]
+    print(f"kernel start + shutdown: {overhead:.3f} s forked ({kernel_label}), {cold_overhead:.3f} s cold")
     print(
         f"grading: s_per_submission={s_per:.3f} floor={floor:.3f} ratio={s_per / floor:.2f}"
-        f" speedup_2_shards={seq / walls['shards N=2']:.2f}"
+        f" speedup_2_shards={seq / walls['shards N=2']:.2f} cold_ratio={cold / floor:.2f}"
     )
     return 0
 

@@ -95,7 +95,11 @@ class TestCell:
     def shadow_code(self) -> str:
         """What the student's kernel runs in this cell's place: the visible part's imports, helper
         functions and constants (values computed without calls), without any check, `report` or
-        expected value."""
+        expected value. (Worked out once per cell: every submission's kernel runs the same.)"""
+        return self._shadow
+
+    @functools.cached_property
+    def _shadow(self) -> str:
         tree = ast.parse(strip_expectations(self.visible_source))
         kept = []
         for node in tree.body:

@@ -26,6 +26,8 @@ Modules:
 - `bwrap`: the bubblewrap command: mounts, the submission's folder, namespaces, the privilege drop;
 - `seccomp`: the seccomp filter for the one piece of kernel state namespaces do not separate;
 - `kernels`: jupyter_client kernel managers whose kernel runs inside bwrap;
+- `forked`: kernels forked warm into their sandbox, the grader's side (`c.Sandbox.fork_kernels`);
+- `warm`: the warm parent that forks them (run as a script; standard library only);
 - `autograde`: the nbgrader glue (`SandboxedExecute`, `SandboxCheckedExporter`).
 """
 
