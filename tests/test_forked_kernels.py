@@ -35,7 +35,8 @@ status = dict(line.split(":", 1) for line in open("/proc/self/status"))
 facts = dict(
     uid=os.getuid(), gid=os.getgid(), euid=os.geteuid(), groups=os.getgroups(), cwd=os.getcwd(),
     path=sys.path, argv=sys.argv, env=dict(os.environ), hash=hash("a string"), flags=str(sys.flags),
-    host=socket.gethostname(), main=sys.modules["__main__"].__name__, root=sorted(os.listdir("/")),
+    host=socket.gethostname(), parent=os.getppid(), session=os.getsid(0) == os.getpid(),
+    main=sys.modules["__main__"].__name__, root=sorted(os.listdir("/")),
     limits={n: resource.getrlimit(getattr(resource, n)) for n in dir(resource) if n.startswith("RLIMIT_")},
     status={k: status[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapAmb", "NoNewPrivs", "Seccomp")},
     bounding=status["CapBnd"].strip(), fds=sorted({kind(fd) for fd in os.listdir("/proc/self/fd")}),
@@ -86,9 +87,7 @@ def test_a_forked_kernel_is_the_cold_kernel_of_its_sandbox(cwd, monkeypatch):
     monkeypatch.setenv("PYTHONHASHSEED", "1234")
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     cold, warm = facts(SandboxedKernelManager, cwd), facts(ForkedKernelManager, cwd)
-    differ = {
-        "uid", "gid", "euid", "random", "processes", "bounding",
-    }  # fmt: skip
+    differ = {"uid", "gid", "euid", "random", "processes", "bounding", "session"}
     assert {k: v for k, v in warm.items() if k not in differ} == {
         k: v for k, v in cold.items() if k not in differ
     }
@@ -144,7 +143,7 @@ print(json.dumps({
     "files": [p for p in ("/tmp/leak", "/dev/shm/leak", "leak") if os.path.exists(p)],
     "threads": [t.name for t in threading.enumerate() if t.name == "leaky"],
     "processes": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
-    "random": random.random(),
+    "random": random.random(), "me": os.getpid(),
 }))
 """
 
@@ -159,7 +158,7 @@ def test_nothing_of_one_submission_reaches_the_next(cwd, tmp_path):
             seen = json.loads(run(ForkedKernelManager, str(other), LOOK)[0])
             assert seen["random"] != left["random"]
             assert not any(seen[k] for k in ("module", "builtin", "modules", "env", "files", "threads")), seen
-            assert seen["processes"] == [1, 2, 3], seen  # bwrap, cat, itself: not the first sleeper
+            assert seen["processes"] == [1, 2, seen["me"]], seen  # bwrap, cat, itself: not the sleeper
             asyncio.run(stop(km_first))
         # the same folder again: the first kernel's scratch files went with its sandbox
         seen = json.loads(run(ForkedKernelManager, cwd, LOOK)[0])
@@ -213,13 +212,16 @@ def test_a_kernel_that_ends_itself_is_seen_dead(cwd):
         run(ForkedKernelManager, cwd, "import os; os._exit(3)", "print('never')")
 
 
+PROCESSES = "import os; print(len([p for p in os.listdir('/proc') if p.isdigit()]))"
+
+
 def test_a_warm_parent_that_died_is_started_again(cwd):
     assert run(ForkedKernelManager, cwd, "print(1)") == ["1\n"]
     for parent in WarmParent._parents.values():
         if parent.process is not None:
             os.kill(parent.process.pid, signal.SIGKILL)
             parent.process.wait()
-    assert run(ForkedKernelManager, cwd, "import os; print(os.getppid())") == ["0\n"]  # forked again
+    assert run(ForkedKernelManager, cwd, PROCESSES) == ["3\n"]  # forked again: bwrap, cat, the kernel
 
 
 def test_a_kernel_that_cannot_be_forked_starts_cold(cwd, monkeypatch, caplog):
@@ -227,8 +229,8 @@ def test_a_kernel_that_cannot_be_forked_starts_cold(cwd, monkeypatch, caplog):
         raise ForkUnavailable("no warm parent today")
 
     monkeypatch.setattr(WarmParent, "fork", refuse)
-    # a cold kernel's parent is bwrap, the sandbox's first process; a forked one's is outside it
-    assert run(ForkedKernelManager, cwd, "import os; print(os.getppid())") == ["1\n"]
+    # a cold kernel is the sandbox's second process (after bwrap); a forked one the third (after cat)
+    assert run(ForkedKernelManager, cwd, PROCESSES) == ["2\n"]
     assert "no warm parent today" in caplog.text and "starting a cold kernel" in caplog.text
 
 

@@ -9,7 +9,8 @@ a cold kernel would get there: argv, environment, working directory, limits, the
 the file descriptors to pass. For each request:
 
 1. a first child joins the sandbox's namespaces (setns(2): IPC, UTS, network, cgroup, PID, mount)
-   and forks the kernel, so that the kernel is a process of the sandbox's PID namespace;
+   and forks a process of the sandbox's PID namespace, which forks the kernel and ends: the
+   kernel's parent is then the sandbox's first process (bwrap, pid 1), as a cold kernel's;
 2. the kernel enters the sandbox the way bwrap, setpriv and prlimit enter a cold kernel: a new
    session, stdin/stdout/stderr on /dev/null, no other file descriptor than those passed, no
    capability (bounding set emptied, then setresuid to the sandbox's uid), no new privileges, the
@@ -197,14 +198,18 @@ def become_kernel(argv: list[str], cwd: str) -> None:
     runpy.run_module(argv[2], run_name="__main__", alter_sys=True)
 
 
+def say(report: int, message: dict, fds: list[int] = ()) -> None:
+    socket.send_fds(socket.socket(fileno=os.dup(report)), [json.dumps(message).encode()], list(fds))
+
+
 def kernel(request: dict, passed: list[int], report: int) -> None:
     """The kernel's process: enter the sandbox, say so on `report`, become the kernel. Never returns."""
     try:
         report = enter(request, passed, report)
-        os.write(report, b'{"entered": true}\n')
+        say(report, {"entered": True})
         os.close(report)
     except BaseException as exc:
-        os.write(report, json.dumps({"error": f"entering the sandbox: {exc!r}"}).encode() + b"\n")
+        say(report, {"error": f"entering the sandbox: {exc!r}"})
         os._exit(70)
     try:
         become_kernel(request["argv"], request["cwd"])
@@ -212,47 +217,75 @@ def kernel(request: dict, passed: list[int], report: int) -> None:
         os._exit(0)
 
 
+def in_sandbox(request: dict, passed: list[int], report: int) -> None:
+    """The first process in the sandbox's PID namespace: fork the kernel, hand its pidfd over, and
+    end, so that the kernel's parent is the sandbox's first process (bwrap, pid 1), as a cold
+    kernel's is. Never returns."""
+    try:
+        pid = os.fork()
+        if pid == 0:
+            kernel(request, passed, report)
+        pidfd = os.pidfd_open(pid)  # a child not yet reaped: the pid is the kernel's
+        say(report, {"forked": True}, [pidfd])
+    except BaseException as exc:
+        say(report, {"error": f"forking in the sandbox: {exc!r}"})
+    finally:
+        os._exit(0)
+
+
 def first_child(request: dict, passed: list[int], report: int) -> None:
-    """Join the sandbox, fork the kernel there, tell its pid. Never returns."""
+    """Join the sandbox's namespaces, and fork the first process of its PID namespace there (a
+    process cannot change its own). Never returns."""
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         join_namespaces(request["sandbox_pid"])
         pid = os.fork()
         if pid == 0:
-            kernel(request, passed, report)
-        os.write(report, json.dumps({"pid": pid}).encode() + b"\n")
+            in_sandbox(request, passed, report)
+        say(report, {"in_sandbox": pid})
     except BaseException as exc:
-        os.write(report, json.dumps({"error": f"joining the sandbox: {exc!r}"}).encode() + b"\n")
+        say(report, {"error": f"joining the sandbox: {exc!r}"})
     finally:
         os._exit(0)
 
 
+def host_pid(pidfd: int) -> int:
+    """The pid of the process `pidfd` refers to, as this process sees it (proc(5): fdinfo)."""
+    with open(f"/proc/self/fdinfo/{pidfd}") as info:
+        return int(next(line for line in info if line.startswith("Pid:")).split()[1])
+
+
 def fork_kernel(request: dict, passed: list[int]) -> tuple[dict, int | None]:
     """One request: (reply, pidfd of the kernel or None)."""
-    read_end, write_end = os.pipe()
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     child = os.fork()
     if child == 0:
-        os.close(read_end)
-        first_child(request, passed, write_end)
-    os.close(write_end)
-    chunks = []
-    while chunk := os.read(read_end, 65536):
-        chunks.append(chunk)
-    os.close(read_end)
-    os.waitpid(child, 0)
+        mine.close()
+        first_child(request, passed, theirs.fileno())
+    theirs.close()
     reply: dict = {}
-    for line in b"".join(chunks).decode(errors="replace").splitlines():
-        reply.update(json.loads(line))
     pidfd = None
-    if "pid" in reply:
-        pidfd = os.pidfd_open(reply["pid"])  # not reaped yet: the pid cannot be another process's
-        if not reply.get("entered") and "error" not in reply:
-            reply["error"] = "the kernel ended before it entered the sandbox"
-        if "error" in reply:
+    with mine:
+        while True:  # until every process that holds the other end has closed it
+            message, fds, _, _ = socket.recv_fds(mine, 65536, 1)
+            if not message:
+                break
+            reply.update(json.loads(message))
+            for fd in fds:
+                pidfd = fd
+    os.waitpid(child, 0)
+    if "in_sandbox" in reply:  # now a child of this process (a subreaper): gone before the reply
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(reply.pop("in_sandbox"), 0)
+    if pidfd is not None and "error" not in reply and not reply.get("entered"):
+        reply["error"] = "the kernel ended before it entered the sandbox"
+    if "error" not in reply and pidfd is None:
+        reply["error"] = "no kernel was forked (the first child ended without a word)"
+    if "error" in reply:
+        if pidfd is not None:
             os.close(pidfd)
-            pidfd = None
-    elif "error" not in reply:
-        reply["error"] = "the first child ended without a word"
+        return reply, None
+    reply["pid"] = host_pid(pidfd)
     return reply, pidfd
 
 
