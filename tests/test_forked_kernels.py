@@ -239,3 +239,21 @@ def test_where_kernels_cannot_be_forked_the_reason_is_given(monkeypatch):
     assert "ipykernel" in unavailable_reason(["python", "-m", "some_other_kernel", "-f", "x"])
     monkeypatch.setattr(forked_module.os, "geteuid", lambda: 1000)
     assert "root" in unavailable_reason()
+
+
+def test_a_kernel_out_of_file_descriptors_still_shows_its_output(cwd):
+    """A cold kernel's start writes to its stderr (the debugger's warning, from its imports), which
+    sets its output machinery up; a forked kernel, whose imports ran in the warm parent, writes the
+    same, or a cell that used up every file descriptor loses its output and waits out a timeout
+    (found by the cohort's forging cases, which leak descriptors)."""
+    leak = """
+    import os
+    kept = []
+    try:
+        while True:
+            kept.append(os.dup(0))
+    except OSError as exc:
+        print("exhausted", exc.errno)
+    """
+    for manager in (SandboxedKernelManager, ForkedKernelManager):
+        assert run(manager, cwd, leak, "print('after')") == ["exhausted 24\n", "after\n"], manager

@@ -32,6 +32,7 @@ import contextlib
 import ctypes
 import fcntl
 import importlib
+import io
 import json
 import os
 import resource
@@ -68,6 +69,10 @@ MAX_FDS = 8
 
 _libc = ctypes.CDLL(None, use_errno=True)
 IMPORTS_SET: dict[str, str] = {}  # environment variables the imports set (the debugger's, for one)
+# What the imports wrote (the debugger's warning about frozen modules, for one): a cold kernel
+# writes it while it starts, on its own stderr (which starts its output machinery), so a forked one
+# writes it there too.
+IMPORTS_SAID = io.StringIO()
 
 
 class SockFilter(ctypes.Structure):
@@ -195,6 +200,17 @@ def become_kernel(argv: list[str], cwd: str) -> None:
         raise ValueError(f"not a `python -m` kernel command: {argv}")
     sys.argv = [argv[2], *argv[3:]]
     sys.path[0] = cwd  # what `python -m` puts first (the launcher takes it out again)
+    said = IMPORTS_SAID.getvalue()
+    if said and argv[2] == "ipykernel_launcher":
+        from ipykernel.kernelapp import IPKernelApp
+
+        init_kernel = IPKernelApp.init_kernel
+
+        def init_kernel_and_say(app):
+            init_kernel(app)
+            sys.stderr.write(said)  # where a cold kernel writes it (its imports in init_kernel)
+
+        IPKernelApp.init_kernel = init_kernel_and_say
     runpy.run_module(argv[2], run_name="__main__", alter_sys=True)
 
 
@@ -356,16 +372,17 @@ def main(argv: list[str]) -> int:
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     before = dict(os.environ)
     missing = []
-    for name in argv[2:]:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:
-            missing.append(f"{name}: {exc!r}")
-    for name in rehearse():
-        if name not in sys.modules:
-            # (one that exists only while a kernel runs, or on another platform, is left out)
-            with contextlib.suppress(Exception):
+    with contextlib.redirect_stdout(IMPORTS_SAID), contextlib.redirect_stderr(IMPORTS_SAID):
+        for name in argv[2:]:
+            try:
                 importlib.import_module(name)
+            except Exception as exc:
+                missing.append(f"{name}: {exc!r}")
+        for name in rehearse():
+            if name not in sys.modules:
+                # (one that exists only while a kernel runs, or on another platform, is left out)
+                with contextlib.suppress(Exception):
+                    importlib.import_module(name)
     IMPORTS_SET.update({k: v for k, v in os.environ.items() if before.get(k) != v})
     sock.send(json.dumps({"ready": True, "missing": missing, "modules": len(sys.modules)}).encode())
     serve(sock)
