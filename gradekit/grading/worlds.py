@@ -27,7 +27,7 @@ from gradekit.checks import carry_forward
 from gradekit.grading import runner
 from gradekit.grading.plan import Plan
 from gradekit.grading.render import carried_note
-from gradekit.sandbox import Sandbox, protected_paths, seccomp_fd
+from gradekit.sandbox import Sandbox, forked, protected_paths, seccomp_fd
 
 # Runs a world: each [label, source] read as JSON from stdin, in order, in __main__.
 RUNNER = """\
@@ -117,47 +117,94 @@ def run_world(execute, nb, resources, plan: Plan, cells: list[str], wanted: dict
             student_end.close()
         grader_end.close()
         if process is not None:
-            try:
-                process.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_world(process)
         shutil.rmtree(folder, ignore_errors=True)
     return outcomes, stopped
 
 
-def start_world(execute, nb, resources, folder: str, student_end) -> subprocess.Popen:
-    """A world's process (RUNNER, in the sandbox unless that is allowed off), its cells still to
-    be written to its standard input; it holds `student_end` of the channel (closed here after)."""
+def start_world(execute, nb, resources, folder: str, student_end):
+    """A world's process (RUNNER, in the sandbox unless that is allowed off; forked warm when
+    kernels are, gradekit.sandbox.forked), its cells still to be written to its standard input; it
+    holds `student_end` of the channel (closed here after). A Popen, or a ForkedKernel."""
     cwd = (resources or {}).get("metadata", {}).get("path") or os.getcwd()
     command, env = [kernel_python(execute, nb), "-c", RUNNER], {}
-    filter_fd = seccomp_fd()
+    sandbox = Sandbox(parent=execute)
     try:
-        if Sandbox(parent=execute).decide(execute.log):
-            unused = os.path.join(folder, "connection.json")
-            Path(unused).write_text("{}")
-            command = Sandbox(parent=execute).command(
-                command,
-                cwd=cwd,
-                connection_file=unused,
-                protected=[folder, *protected_paths(execute.config)],
-                seccomp=filter_fd,
-            )
-        else:
+        if not sandbox.decide(execute.log):
             env = dict(os.environ)
-        return subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            pass_fds=(student_end.fileno(), filter_fd),
-            cwd=cwd,
-            env=env,
-            start_new_session=True,
-        )
+            return subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(student_end.fileno(),),
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+            )
+        unused = os.path.join(folder, "connection.json")
+        Path(unused).write_text("{}")
+        protected = [folder, *protected_paths(execute.config)]
+        if sandbox.fork_kernels and forked.unavailable_reason() is None and _is_this_python(command[0]):
+            try:
+                return _forked_world(sandbox, command, cwd, unused, protected, student_end)
+            except forked.ForkUnavailable as exc:
+                execute.log.warning("Could not fork a world warm (%s): starting it cold", exc)
+        filter_fd = seccomp_fd()
+        try:
+            command = sandbox.command(
+                command, cwd=cwd, connection_file=unused, protected=protected, seccomp=filter_fd
+            )
+            return subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(student_end.fileno(), filter_fd),
+                cwd=cwd,
+                env=env,
+                start_new_session=True,
+            )
+        finally:
+            os.close(filter_fd)
     finally:
-        os.close(filter_fd)
         student_end.close()
+
+
+def _is_this_python(python: str) -> bool:
+    return os.path.realpath(shutil.which(python) or python) == os.path.realpath(sys.executable)
+
+
+def _forked_world(sandbox, command, cwd, unused, protected, student_end) -> forked.ForkedKernel:
+    stdin_read, stdin_write = os.pipe()
+    try:
+        fds = {0: stdin_read, student_end.fileno(): student_end.fileno()}
+        process = forked.fork_process(
+            sandbox, command, cwd=cwd, connection_file=unused, protected=protected, fds=fds
+        )
+    except BaseException:
+        os.close(stdin_write)
+        raise
+    finally:
+        os.close(stdin_read)
+    process.stdin = os.fdopen(stdin_write, "wb")
+    return process
+
+
+def stop_world(process) -> None:
+    """Wait up to 2 s for a world's process to end once its checks are done, then end it (and, for
+    a forked one, its sandbox)."""
+    if isinstance(process, forked.ForkedKernel):
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=2)
+        process.kill()
+        process.close()
+        return
+    try:
+        process.wait(timeout=2)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _judge_world(execute, plan: Plan, session: channel.Session, wanted, outcomes: dict):

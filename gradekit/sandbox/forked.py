@@ -42,9 +42,9 @@ from typing import ClassVar
 from jupyter_client.asynchronous import AsyncKernelClient
 
 from gradekit.sandbox import warm
-from gradekit.sandbox.kernels import SandboxedKernelManager
+from gradekit.sandbox.kernels import SandboxedKernelManager, read_all
 from gradekit.sandbox.policy import Sandbox
-from gradekit.sandbox.seccomp import seccomp_program
+from gradekit.sandbox.seccomp import seccomp_fd, seccomp_program
 
 # What the warm parent imports: the kernel (everything ipykernel imports while it starts), the
 # channel's server and the checks framework's standard modules, and those the course's notebook uses.
@@ -184,6 +184,7 @@ class ForkedKernel:
     def __init__(self, pid: int, pidfd: int, sandbox: subprocess.Popen):
         self.pid, self.pidfd, self.sandbox = pid, pidfd, sandbox
         self.returncode: int | None = None
+        self.stdin = None  # a file the process reads as its stdin, if it was given one
 
     def poll(self) -> int | None:
         if self.returncode is None and self.pidfd >= 0:
@@ -214,6 +215,17 @@ class ForkedKernel:
         if self.sandbox.poll() is None:
             self.sandbox.kill()
         self.sandbox.wait()
+        if self.pidfd >= 0:  # the kernel gone (the PID namespace's end takes a moment)
+            select.select([self.pidfd], [], [], 5)
+        out = self.sandbox.stdout
+        if out is not None and not out.closed:  # and cat: its end of the pipe closes when it ends
+            deadline = time.monotonic() + 5
+            while select.select([out], [], [], max(0.0, deadline - time.monotonic()))[0] and out.read1(4096):
+                pass
+            out.close()
+        if self.sandbox.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.sandbox.stdin.close()
         self.returncode = -signal.SIGKILL if self.returncode is None else self.returncode
 
     terminate = kill
@@ -370,6 +382,62 @@ class ForkedKernelManager(SandboxedKernelManager):
         await self._async_cleanup_resources(restart=restart)
 
     shutdown_kernel = _async_shutdown_kernel
+
+
+def fork_process(
+    sandbox: Sandbox, argv: list[str], *, cwd: str, connection_file: str, protected: list[str], fds: dict
+) -> ForkedKernel:
+    """`argv` ([python, "-c", code, ...], this Python) forked warm into a new sandbox, as
+    `sandbox.command(argv, ...)` would start it cold: the world processes of error carried forward
+    (gradekit.grading.worlds). `fds`: the file descriptors it gets (number there -> fd here; 0 is
+    its stdin). `connection_file`: an empty file bwrap mounts (a world has no connection). Raises
+    ForkUnavailable (then start it cold) or SandboxUnavailable."""
+    uid = sandbox.pick_uid()
+    read_fd, write_fd = os.pipe()
+    filter_fd = seccomp_fd()
+    try:
+        cmd = sandbox.command(
+            [shutil.which("cat") or "cat"],
+            cwd=cwd,
+            connection_file=connection_file,
+            protected=protected,
+            info_fd=write_fd,
+            uid=uid,
+            seccomp=filter_fd,
+            python=argv[0],
+        )
+        process = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(write_fd, filter_fd),
+            start_new_session=True,
+            env={},
+        )
+    finally:
+        os.close(write_fd)
+        os.close(filter_fd)
+    try:
+        info = read_all(read_fd)
+        wait_until_built(process)
+        env = {**sandbox.environment(argv[0]), "PWD": cwd}
+        request = {
+            "sandbox_pid": json.loads(info)["child-pid"],
+            "argv": argv,
+            "cwd": cwd,
+            "env": env,
+            "uid": uid,
+            "limits": sandbox.limit_values(),
+            "seccomp": seccomp_program().hex(),
+            "fds": list(fds),
+        }
+        pid, pidfd = WarmParent.for_env(env, warm_modules(sandbox)).fork(request, list(fds.values()))
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    return ForkedKernel(pid, pidfd, process)
 
 
 def wait_until_built(sandbox: subprocess.Popen, timeout: float = 30) -> None:

@@ -28,6 +28,7 @@ and only the standard library at its top, so the grader may import it too.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import ctypes
 import fcntl
@@ -43,6 +44,7 @@ import socket
 import sys
 import tempfile
 import traceback
+import types
 
 # linux/prctl.h, linux/sched.h, linux/seccomp.h
 PR_SET_NO_NEW_PRIVS, PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 24, 47, 4
@@ -195,9 +197,18 @@ def enter(request: dict, passed: list[int], report: int) -> int:
 
 
 def become_kernel(argv: list[str], cwd: str) -> None:
-    """Run `argv` = [python, "-m", module, args...] here, as that command would run it."""
+    """Run `argv` = [python, "-m", module, args...] or [python, "-c", code, args...] here, as that
+    command would run it."""
+    if argv[1:2] == ["-c"]:
+        sys.argv = ["-c", *argv[3:]]
+        sys.path[0] = ""  # what `python -c` puts first
+        main = types.ModuleType("__main__")
+        main.__builtins__ = builtins
+        sys.modules["__main__"] = main
+        exec(compile(argv[2], "<string>", "exec"), vars(main))
+        return
     if argv[1:2] != ["-m"]:
-        raise ValueError(f"not a `python -m` kernel command: {argv}")
+        raise ValueError(f"not a `python -m` or `python -c` command: {argv}")
     sys.argv = [argv[2], *argv[3:]]
     sys.path[0] = cwd  # what `python -m` puts first (the launcher takes it out again)
     said = IMPORTS_SAID.getvalue()
