@@ -291,6 +291,10 @@ def breakdown(course: Path, students: list[str], repeats: int, cold: bool = Fals
     re-executing the notebooks that nbgrader executed (autograded/, outputs cleared); the median of
     `repeats` runs per notebook."""
     runs = {}
+    # The warm parent starts once per grading process (with its first kernel), not per submission:
+    # started here before the measurements (gradekit.sandbox.forked.WarmParent.started_in says how long).
+    first = read(course / "autograded" / students[0] / ASSIGNMENT / NOTEBOOK)
+    asyncio.run(_execute(nbformat.v4.new_notebook(metadata=first.metadata), course, course, cold))
     for student, variant in zip(students, MIX):
         path = course / "autograded" / student / ASSIGNMENT / NOTEBOOK
         nb = read(path)
