@@ -293,8 +293,9 @@ def breakdown(course: Path, students: list[str], repeats: int, cold: bool = Fals
     runs = {}
     # The warm parent starts once per grading process (with its first kernel), not per submission:
     # started here before the measurements (gradekit.sandbox.forked.WarmParent.started_in says how long).
-    first = read(course / "autograded" / students[0] / ASSIGNMENT / NOTEBOOK)
-    asyncio.run(_execute(nbformat.v4.new_notebook(metadata=first.metadata), course, course, cold))
+    first = course / "autograded" / students[0] / ASSIGNMENT / NOTEBOOK
+    empty = nbformat.v4.new_notebook(metadata=read(first).metadata)
+    asyncio.run(_execute(empty, first.parent, course, cold))
     for student, variant in zip(students, MIX):
         path = course / "autograded" / student / ASSIGNMENT / NOTEBOOK
         nb = read(path)
