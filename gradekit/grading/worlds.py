@@ -3,9 +3,10 @@
 gradekit.checks.carry_forward says what a world is (the student's definitions, with the reference
 solution's in place of every piece a check is not about). This module runs them: one fresh
 sandboxed Python process per set of pieces (not a Jupyter kernel: a world needs no notebook, and a
-plain process starts many times faster; forked warm where kernels are, gradekit.sandbox.forked), fed its cells on its standard input, answering the
-grader's questions (gradekit.channel.server) while the failed checks of those pieces run in the
-grader (gradekit.grading.runner). A check that passes there scores, and its feedback says so.
+plain process starts many times faster; forked warm where kernels are, gradekit.sandbox.forked),
+fed its cells on its standard input, answering the grader's questions (gradekit.channel.server)
+while the failed checks of those pieces run in the grader (gradekit.grading.runner). A check that
+passes there scores, and its feedback says so.
 """
 
 from __future__ import annotations
