@@ -28,6 +28,7 @@ Modules:
 - `kernels`: jupyter_client kernel managers whose kernel runs inside bwrap;
 - `forked`: kernels forked warm into their sandbox, the grader's side (`c.Sandbox.fork_kernels`);
 - `warm`: the warm parent that forks them (run as a script; standard library only);
+- `ready`: the kernel client that is ready as soon as a forked kernel is;
 - `autograde`: the nbgrader glue (`SandboxedExecute`, `SandboxCheckedExporter`).
 """
 

@@ -7,20 +7,12 @@ only process), and a kernel forked into it by the warm parent, a Python that imp
 (gradekit.sandbox.warm explains how the fork enters the sandbox). The kernel talks to nbgrader as a
 cold one does, over IPC sockets in the sandbox's tmpfs.
 
-- `WarmParent`: one warm parent process per grader process and hash seed, started on first use
-  with the kernels' own environment, started again if it ends.
-- `ForkedKernelManager`: a SandboxedKernelManager whose kernel is forked; it is alive while the
-  kernel process is (a pidfd), and shuts down by killing the sandbox (every output was read).
-- `ReadyClient`: the kernel client nbclient gets; it waits for the kernel's first answer and that
-  answer's status messages, not for jupyter_client's fixed 0.2 s of quiet on IOPub.
-- `unavailable_reason`: why kernels cannot be forked here (not root, no pidfd, a kernelspec that
-  is not this Python's ipykernel); the kit then starts cold kernels and says why
-  (`Sandbox.fork_kernels = False` asks for cold kernels).
-
-Hash seeds: a forked kernel hashes with its warm parent's seed. With PYTHONHASHSEED set (passed into
-the sandbox like a cold kernel's), each seed gets its own warm parent, started with it: the kernel
-hashes exactly as a cold kernel. Without it, the warm parent draws a random seed when it starts, as
-a cold kernel does, and the kernels forked from it share that seed.
+- `WarmParent`: one warm parent per grader process and PYTHONHASHSEED value (docs/sandbox.md),
+  started on first use with the kernels' own environment, started again if it ends;
+- `ForkedKernelManager`: alive while its kernel is (a pidfd), shut down by killing the sandbox;
+- `fork_process`: a plain `python -c` process forked the same way (error carried forward's worlds);
+- `unavailable_reason`: why kernels cannot be forked here (not root, no pidfd, another kernelspec):
+  the kit then starts cold kernels and says why (`Sandbox.fork_kernels = False` asks for them).
 """
 
 from __future__ import annotations
@@ -44,6 +36,7 @@ from jupyter_client.asynchronous import AsyncKernelClient
 from gradekit.sandbox import warm
 from gradekit.sandbox.kernels import SandboxedKernelManager, read_all
 from gradekit.sandbox.policy import Sandbox
+from gradekit.sandbox.ready import ReadyClient
 from gradekit.sandbox.seccomp import seccomp_fd, seccomp_program
 
 # What the warm parent imports: the kernel (everything ipykernel imports while it starts), the
@@ -61,7 +54,6 @@ KERNEL_MODULES = (
 )
 STANDARD_MODULES = ("json", "math", "random", "socket", "struct", "inspect", "types", "traceback", "gc")
 START_TIMEOUT = 60  # seconds for a warm parent to import and say it is ready
-RETRY = 0.05  # seconds without an answer after which the kernel is asked again whether it is ready
 
 
 class ForkUnavailable(RuntimeError):
@@ -234,56 +226,6 @@ class ForkedKernel:
         if self.pidfd >= 0:
             os.close(self.pidfd)
             self.pidfd = -1
-
-
-class ReadyClient(AsyncKernelClient):
-    """nbclient's kernel client for forked kernels: ready at the first kernel_info_reply and its
-    IOPub idle status, with no fixed wait (jupyter_client waits 0.2 s for IOPub to be quiet)."""
-
-    async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
-        deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
-        asked: set[str] = set()
-        replied = None
-        while True:
-            if replied is None:
-                asked.add(self.kernel_info())
-            try:  # a kernel_info_reply, or IOPub's idle after one: whichever comes
-                msg = await self._next(RETRY)
-            except TimeoutError:
-                msg = None
-            if msg is not None and msg["parent_header"].get("msg_id") in asked:
-                if msg["msg_type"] == "kernel_info_reply":
-                    replied = msg
-                elif replied is not None and is_idle(msg):
-                    self._handle_kernel_info_reply(replied)
-                    return
-            if msg is None and replied is not None:
-                replied = None  # IOPub missed the status (not yet subscribed): ask again
-            if not await self._async_is_alive():
-                raise RuntimeError("Kernel died before replying to kernel_info")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
-
-    wait_for_ready = _async_wait_for_ready
-
-    async def _next(self, timeout: float) -> dict:
-        """The next message on the shell or IOPub channel; TimeoutError after `timeout` seconds."""
-        for channel in (self.shell_channel, self.iopub_channel):
-            if await channel.msg_ready():
-                return await channel.get_msg()
-        shell = asyncio.ensure_future(self.shell_channel.socket.poll(timeout * 1000))
-        iopub = asyncio.ensure_future(self.iopub_channel.socket.poll(timeout * 1000))
-        done, pending = await asyncio.wait([shell, iopub], return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        for channel, task in ((self.shell_channel, shell), (self.iopub_channel, iopub)):
-            if task in done and task.result():
-                return await channel.get_msg()
-        raise TimeoutError
-
-
-def is_idle(msg: dict) -> bool:
-    return msg["msg_type"] == "status" and msg["content"].get("execution_state") == "idle"
 
 
 class ForkedKernelManager(SandboxedKernelManager):

@@ -26,6 +26,9 @@ This file imports nothing of gradekit (the kernels forked from it must not hold 
 and only the standard library at its top, so the grader may import it too.
 """
 
+# Longer than ~400 lines on purpose: the kernels are forked from this script, which may import no
+# other module of the kit (they would be in every kernel), so what the fork needs is all here.
+
 from __future__ import annotations
 
 import builtins
