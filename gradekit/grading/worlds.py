@@ -21,14 +21,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from jupyter_client.kernelspec import KernelSpecManager
-
 from gradekit import channel
 from gradekit.checks import carry_forward
 from gradekit.grading import runner
 from gradekit.grading.plan import Plan
 from gradekit.grading.render import carried_note
 from gradekit.sandbox import Sandbox, forked, protected_paths, seccomp_fd
+from gradekit.sandbox.autograde import kernel_argv
 
 # Runs a world: each [label, source] read as JSON from stdin, in order, in __main__.
 RUNNER = """\
@@ -128,52 +127,40 @@ def start_world(execute, nb, resources, folder: str, student_end):
     kernels are, gradekit.sandbox.forked), its cells still to be written to its standard input; it
     holds `student_end` of the channel (closed here after). A Popen, or a ForkedKernel."""
     cwd = (resources or {}).get("metadata", {}).get("path") or os.getcwd()
-    command, env = [kernel_python(execute, nb), "-c", RUNNER], {}
+    command, env, passed = [kernel_python(execute, nb), "-c", RUNNER], dict(os.environ), ()
     sandbox = Sandbox(parent=execute)
+    filter_fd = seccomp_fd()
     try:
-        if not sandbox.decide(execute.log):
-            env = dict(os.environ)
-            return subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=(student_end.fileno(),),
-                cwd=cwd,
-                env=env,
-                start_new_session=True,
-            )
-        unused = os.path.join(folder, "connection.json")
-        Path(unused).write_text("{}")
-        protected = [folder, *protected_paths(execute.config)]
-        if sandbox.fork_kernels and forked.unavailable_reason() is None and _is_this_python(command[0]):
-            try:
-                return _forked_world(sandbox, command, cwd, unused, protected, student_end)
-            except forked.ForkUnavailable as exc:
-                execute.log.warning("Could not fork a world warm (%s): starting it cold", exc)
-        filter_fd = seccomp_fd()
-        try:
+        if sandbox.decide(execute.log):
+            unused = os.path.join(folder, "connection.json")
+            Path(unused).write_text("{}")
+            protected = [folder, *protected_paths(execute.config)]
+            if (
+                sandbox.fork_kernels
+                and forked.unavailable_reason() is None
+                and forked.is_this_python(command[0])
+            ):
+                try:
+                    return _forked_world(sandbox, command, cwd, unused, protected, student_end)
+                except forked.ForkUnavailable as exc:
+                    execute.log.warning("Could not fork a world warm (%s): starting it cold", exc)
             command = sandbox.command(
                 command, cwd=cwd, connection_file=unused, protected=protected, seccomp=filter_fd
             )
-            return subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=(student_end.fileno(), filter_fd),
-                cwd=cwd,
-                env=env,
-                start_new_session=True,
-            )
-        finally:
-            os.close(filter_fd)
+            env, passed = {}, (filter_fd,)
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            pass_fds=(student_end.fileno(), *passed),
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
     finally:
+        os.close(filter_fd)
         student_end.close()
-
-
-def _is_this_python(python: str) -> bool:
-    return os.path.realpath(shutil.which(python) or python) == os.path.realpath(sys.executable)
 
 
 def _forked_world(sandbox, command, cwd, unused, protected, student_end) -> forked.ForkedKernel:
@@ -227,9 +214,5 @@ def _judge_world(execute, plan: Plan, session: channel.Session, wanted, outcomes
 
 def kernel_python(execute, nb) -> str:
     """The Python of the kernel the notebook asks for (its kernelspec), for world processes."""
-    name = execute.kernel_name or nb.metadata.get("kernelspec", {}).get("name") or "python3"
-    try:
-        argv = KernelSpecManager(config=execute.config).get_kernel_spec(name).argv
-    except Exception:
-        return sys.executable
-    return shutil.which(argv[0]) or argv[0]
+    argv = kernel_argv(nb, execute.kernel_name)
+    return (shutil.which(argv[0]) or argv[0]) if argv else sys.executable

@@ -39,8 +39,9 @@ from gradekit.sandbox.policy import Sandbox
 from gradekit.sandbox.ready import ReadyClient
 from gradekit.sandbox.seccomp import seccomp_fd, seccomp_program
 
-# What the warm parent imports: the kernel (everything ipykernel imports while it starts), the
-# channel's server and the checks framework's standard modules, and those the course's notebook uses.
+# What the warm parent imports besides what a kernel's start imports (gradekit.sandbox.warm
+# rehearses one): the kernel's own modules and the standard modules the channel's server and the
+# checks framework use. A course's own go in c.Sandbox.warm_imports.
 KERNEL_MODULES = (
     "ipykernel.kernelapp",
     "ipykernel.ipkernel",
@@ -52,7 +53,7 @@ KERNEL_MODULES = (
     "IPython.core.magics",
     "jupyter_client.session",
 )
-STANDARD_MODULES = ("json", "math", "random", "socket", "struct", "inspect", "types", "traceback", "gc")
+STANDARD_MODULES = ("json", "socket", "struct", "inspect", "types", "traceback", "gc")
 START_TIMEOUT = 60  # seconds for a warm parent to import and say it is ready
 
 
@@ -69,17 +70,37 @@ def unavailable_reason(kernel_cmd: list[str] | None = None) -> str | None:
         return "this Python has no os.pidfd_open (Linux 5.3 or later)"
     if shutil.which("cat") is None:
         return "cat (coreutils) is not installed"
-    if kernel_cmd is not None:
-        python = shutil.which(kernel_cmd[0]) or kernel_cmd[0]
-        if os.path.realpath(python) != os.path.realpath(sys.executable) or kernel_cmd[1:3] != [
-            "-m",
-            "ipykernel_launcher",
-        ]:
-            return (
-                f"the kernelspec runs {' '.join(kernel_cmd[:3])}, not this Python's ipykernel "
-                f"({sys.executable} -m ipykernel_launcher)"
-            )
+    if kernel_cmd is not None and (
+        not is_this_python(kernel_cmd[0]) or kernel_cmd[1:3] != ["-m", "ipykernel_launcher"]
+    ):
+        return (
+            f"the kernelspec runs {' '.join(kernel_cmd[:3])}, not this Python's ipykernel "
+            f"({sys.executable} -m ipykernel_launcher)"
+        )
     return None
+
+
+def is_this_python(python: str) -> bool:
+    """Whether `python` (a name on PATH or a path) is the Python the warm parent runs (this one)."""
+    return os.path.realpath(shutil.which(python) or python) == os.path.realpath(sys.executable)
+
+
+def fork(sandbox: Sandbox, sandbox_pid: int, argv: list[str], cwd: str, uid: int, fds: list[int]):
+    """Fork `argv` into the sandbox whose first process is `sandbox_pid`, as `uid`, with the
+    sandbox's environment, limits and seccomp filter, passing `fds` under their numbers: (pid,
+    pidfd). The one request of both ForkedKernelManager and fork_process (gradekit.sandbox.warm)."""
+    env = {**sandbox.environment(argv[0]), "PWD": cwd}  # bwrap --chdir sets PWD
+    request = {
+        "sandbox_pid": sandbox_pid,
+        "argv": [shutil.which(argv[0], path=env["PATH"]) or argv[0], *argv[1:]],
+        "cwd": cwd,
+        "env": env,
+        "uid": uid,
+        "limits": sandbox.limit_values(),
+        "seccomp": seccomp_program().hex(),
+        "fds": [wanted for wanted, _ in fds],
+    }
+    return WarmParent.for_env(env, warm_modules(sandbox)).fork(request, [fd for _, fd in fds])
 
 
 class WarmParent:
@@ -295,21 +316,9 @@ class ForkedKernelManager(SandboxedKernelManager):
 
     def _fork(self, sandbox: subprocess.Popen) -> tuple[int, int]:
         config = Sandbox(parent=self.parent, config=self.config)
-        python = self._kernel_argv[0]
-        env = {**config.environment(python), "PWD": self.sandbox_cwd}  # bwrap --chdir sets PWD
-        argv = [shutil.which(python, path=env["PATH"]) or python, *self._kernel_argv[1:]]
         uid = self._uid if self._uid is not None else config.pick_uid()
-        request = {
-            "sandbox_pid": self.sandbox_pid,
-            "argv": argv,
-            "cwd": self.sandbox_cwd,
-            "env": env,
-            "uid": uid,
-            "limits": config.limit_values(),
-            "seccomp": seccomp_program().hex(),
-            "fds": list(self.extra_fds),
-        }
-        return WarmParent.for_env(env, warm_modules(config)).fork(request, list(self.extra_fds))
+        passed = [(fd, fd) for fd in self.extra_fds]
+        return fork(config, self.sandbox_pid, self._kernel_argv, self.sandbox_cwd, uid, passed)
 
     async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
         """Every output of the kernel has been read when nbclient shuts it down: end its sandbox
@@ -363,18 +372,7 @@ def fork_process(
     try:
         info = read_all(read_fd)
         wait_until_built(process)
-        env = {**sandbox.environment(argv[0]), "PWD": cwd}
-        request = {
-            "sandbox_pid": json.loads(info)["child-pid"],
-            "argv": argv,
-            "cwd": cwd,
-            "env": env,
-            "uid": uid,
-            "limits": sandbox.limit_values(),
-            "seccomp": seccomp_program().hex(),
-            "fds": list(fds),
-        }
-        pid, pidfd = WarmParent.for_env(env, warm_modules(sandbox)).fork(request, list(fds.values()))
+        pid, pidfd = fork(sandbox, json.loads(info)["child-pid"], argv, cwd, uid, list(fds.items()))
     except BaseException:
         process.kill()
         process.wait()
