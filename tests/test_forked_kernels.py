@@ -12,6 +12,8 @@ import asyncio
 import json
 import os
 import signal
+import subprocess
+import sys
 import textwrap
 import time
 
@@ -225,6 +227,26 @@ def test_a_warm_parent_that_died_is_started_again(cwd):
             os.kill(parent.process.pid, signal.SIGKILL)
             parent.process.wait()
     assert run(ForkedKernelManager, cwd, PROCESSES) == ["3\n"]  # forked again: bwrap, cat, the kernel
+
+
+def test_the_warm_parent_ends_before_its_grader_does(tmp_path):
+    """A grader that exits has ended its warm parents by its last moment, not left them to end on
+    their own once their socket closes: a sharded run would find such a one still running and end
+    it as left behind by a killed nbgrader (CI saw `ended 1 process(es) left behind` after an
+    ordinary run of two shards). The grader's last atexit handler (the first registered) looks."""
+    grader = textwrap.dedent(
+        """
+        import atexit, os, psutil
+        started = []
+        atexit.register(lambda: print("running" if psutil.pid_exists(started[0]) else "ended"))
+        from gradekit.sandbox.forked import WarmParent
+        parent = WarmParent.for_env(dict(os.environ), ("json",))
+        parent.start()
+        started.append(parent.process.pid)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", grader], capture_output=True, text=True, cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, "ended\n"), done.stderr
 
 
 def test_a_kernel_that_cannot_be_forked_starts_cold(cwd, monkeypatch, caplog):

@@ -18,6 +18,7 @@ cold one does, over IPC sockets in the sandbox's tmpfs.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import os
@@ -55,6 +56,7 @@ KERNEL_MODULES = (
 )
 STANDARD_MODULES = ("json", "socket", "struct", "inspect", "types", "traceback", "gc")
 START_TIMEOUT = 60  # seconds for a warm parent to import and say it is ready
+STOP_GRACE = 5.0  # seconds for a warm parent to end once its socket is closed, before a kill
 
 
 class ForkUnavailable(RuntimeError):
@@ -104,7 +106,10 @@ def fork(sandbox: Sandbox, sandbox_pid: int, argv: list[str], cwd: str, uid: int
 
 
 class WarmParent:
-    """One warm parent process (gradekit.sandbox.warm) and the socket to it. Thread-safe."""
+    """One warm parent process (gradekit.sandbox.warm) and the socket to it. Thread-safe. The
+    warm parents end before the grader process does (`stop_all`, at exit): a warm parent left to
+    end on its own, once its socket closes, would outlive its grader, and a sharded run would
+    count it among the processes a killed nbgrader left behind (gradekit.cluster.lifeline)."""
 
     _parents: ClassVar[dict[str, WarmParent]] = {}
     _lock = threading.Lock()
@@ -153,15 +158,28 @@ class WarmParent:
         mine.settimeout(None)
         self.sock, self.started_in = mine, time.perf_counter() - began
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 0.0) -> None:
+        """Close the socket (the warm parent's cue to end), give it `grace` seconds to, kill it if
+        it still runs, and reap it."""
         if self.sock is not None:
             self.sock.close()
             self.sock = None
         if self.process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(grace)
             if self.process.poll() is None:
                 self.process.kill()
             self.process.wait()
             self.process = None
+
+    @classmethod
+    def stop_all(cls, grace: float = STOP_GRACE) -> None:
+        """Stop every warm parent of this process (registered with atexit)."""
+        with cls._lock:
+            parents, cls._parents = list(cls._parents.values()), {}
+        for parent in parents:
+            with parent.lock:
+                parent.stop(grace)
 
     def fork(self, request: dict, fds: list[int]) -> tuple[int, int]:
         """Fork a kernel for `request` (see gradekit.sandbox.warm), passing `fds`: (its pid, a
@@ -393,3 +411,6 @@ def wait_until_built(sandbox: subprocess.Popen, timeout: float = 30) -> None:
 def warm_modules(config: Sandbox) -> tuple[str, ...]:
     """The modules the warm parent imports: the kernel's, the standard ones, and `warm_imports`."""
     return tuple(dict.fromkeys((*KERNEL_MODULES, *STANDARD_MODULES, *config.warm_imports)))
+
+
+atexit.register(WarmParent.stop_all)
