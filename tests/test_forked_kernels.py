@@ -229,6 +229,21 @@ def test_a_warm_parent_that_died_is_started_again(cwd):
     assert run(ForkedKernelManager, cwd, PROCESSES) == ["3\n"]  # forked again: bwrap, cat, the kernel
 
 
+def test_a_forked_kernel_imports_nothing_while_it_starts(cwd):
+    """The warm parent has imported all a kernel's start imports (it rehearses a start and imports
+    what that imported): the modules a forked kernel has that the warm parent had not are only
+    those its cells import. (The rehearsal once failed unseen, and every forked kernel imported
+    the debugger, 0.08 s of its start.)"""
+    WarmParent.stop_all(grace=0)
+    cell = "import json, sys; print(json.dumps(list(sys.modules)))"
+    (modules,) = run(ForkedKernelManager, cwd, cell)
+    (parent,) = WarmParent._parents.values()
+    assert (parent.hello["problems"], parent.hello["left_out"]) == ([], [])
+    assert parent.hello["rehearsed"] > 100
+    imported_since_the_fork = json.loads(modules)[parent.hello["modules"] :]
+    assert imported_since_the_fork == []
+
+
 def test_the_warm_parent_ends_before_its_grader_does(tmp_path):
     """A grader that exits has ended its warm parents by its last moment, not left them to end on
     their own once their socket closes: a sharded run would find such a one still running and end
@@ -257,6 +272,17 @@ def test_a_kernel_that_cannot_be_forked_starts_cold(cwd, monkeypatch, caplog):
     # a cold kernel is the sandbox's second process (after bwrap); a forked one the third (after cat)
     assert run(ForkedKernelManager, cwd, PROCESSES) == ["2\n"]
     assert "no warm parent today" in caplog.text and "starting a cold kernel" in caplog.text
+
+
+def test_what_the_warm_parent_cannot_import_is_logged_once(cwd, monkeypatch, caplog):
+    """A module of c.Sandbox.warm_imports that does not import is said in the log, once per warm
+    parent, and the kernels still start (they import it themselves, or fail as a cold one would)."""
+    modules = (*forked_module.warm_modules(Sandbox()), "no_such_module_of_the_course")
+    monkeypatch.setattr(forked_module, "warm_modules", lambda sandbox: modules)
+    assert run(ForkedKernelManager, cwd, "print(1)") == ["1\n"]
+    assert run(ForkedKernelManager, cwd, "print(2)") == ["2\n"]
+    said = "cannot import no_such_module_of_the_course: ModuleNotFoundError"
+    assert caplog.text.count(said) == 1, caplog.text
 
 
 def test_where_kernels_cannot_be_forked_the_reason_is_given(monkeypatch):

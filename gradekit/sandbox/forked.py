@@ -21,6 +21,7 @@ import asyncio
 import atexit
 import contextlib
 import json
+import logging
 import os
 import select
 import shutil
@@ -55,6 +56,7 @@ KERNEL_MODULES = (
     "jupyter_client.session",
 )
 STANDARD_MODULES = ("json", "socket", "struct", "inspect", "types", "traceback", "gc")
+LOG = logging.getLogger(__name__)
 START_TIMEOUT = 60  # seconds for a warm parent to import and say it is ready
 STOP_GRACE = 5.0  # seconds for a warm parent to end once its socket is closed, before a kill
 
@@ -87,10 +89,19 @@ def is_this_python(python: str) -> bool:
     return os.path.realpath(shutil.which(python) or python) == os.path.realpath(sys.executable)
 
 
-def fork(sandbox: Sandbox, sandbox_pid: int, argv: list[str], cwd: str, uid: int, fds: list[int]):
+def fork(
+    sandbox: Sandbox,
+    sandbox_pid: int,
+    argv: list[str],
+    cwd: str,
+    uid: int,
+    fds: list[int],
+    log: logging.Logger = LOG,
+):
     """Fork `argv` into the sandbox whose first process is `sandbox_pid`, as `uid`, with the
     sandbox's environment, limits and seccomp filter, passing `fds` under their numbers: (pid,
-    pidfd). The one request of both ForkedKernelManager and fork_process (gradekit.sandbox.warm)."""
+    pidfd). The one request of both ForkedKernelManager and fork_process (gradekit.sandbox.warm).
+    What a newly started warm parent could not import goes to `log`, once, as warnings."""
     env = {**sandbox.environment(argv[0]), "PWD": cwd}  # bwrap --chdir sets PWD
     request = {
         "sandbox_pid": sandbox_pid,
@@ -102,7 +113,11 @@ def fork(sandbox: Sandbox, sandbox_pid: int, argv: list[str], cwd: str, uid: int
         "seccomp": seccomp_program().hex(),
         "fds": [wanted for wanted, _ in fds],
     }
-    return WarmParent.for_env(env, warm_modules(sandbox)).fork(request, [fd for _, fd in fds])
+    parent = WarmParent.for_env(env, warm_modules(sandbox))
+    forked = parent.fork(request, [fd for _, fd in fds])
+    for problem in parent.take_problems():
+        log.warning("The warm parent of forked kernels: %s (kernels start slower)", problem)
+    return forked
 
 
 class WarmParent:
@@ -120,6 +135,8 @@ class WarmParent:
         self.sock: socket.socket | None = None
         self.lock = threading.Lock()
         self.started_in = 0.0  # seconds the last start took
+        self.hello: dict = {}  # what it said once ready (gradekit.sandbox.warm.main)
+        self._problems: list[str] = []  # what it could not import, not yet logged
 
     @classmethod
     def for_env(cls, env: dict[str, str], modules: tuple[str, ...]) -> WarmParent:
@@ -148,7 +165,7 @@ class WarmParent:
             theirs.close()
         mine.settimeout(START_TIMEOUT)
         try:
-            hello = json.loads(mine.recv(65536) or b"{}")
+            hello = json.loads(mine.recv(1 << 20) or b"{}")
         except (TimeoutError, ValueError) as exc:
             self.stop()
             raise ForkUnavailable(f"the warm parent did not start ({exc!r})") from None
@@ -156,7 +173,19 @@ class WarmParent:
             self.stop()
             raise ForkUnavailable(f"the warm parent did not start (exit {self.process.poll()})")
         mine.settimeout(None)
-        self.sock, self.started_in = mine, time.perf_counter() - began
+        self.sock, self.started_in, self.hello = mine, time.perf_counter() - began, hello
+        self._problems = list(hello.get("problems", []))
+        if hello.get("left_out"):
+            left_out = hello["left_out"]
+            self._problems.append(
+                f"{len(left_out)} module(s) a kernel's start imports could not be imported: {left_out[:5]}"
+            )
+
+    def take_problems(self) -> list[str]:
+        """What the last start could not import (each said once): the kernels then import it."""
+        with self.lock:
+            problems, self._problems = self._problems, []
+        return problems
 
     def stop(self, grace: float = 0.0) -> None:
         """Close the socket (the warm parent's cue to end), give it `grace` seconds to, kill it if
@@ -336,7 +365,7 @@ class ForkedKernelManager(SandboxedKernelManager):
         config = Sandbox(parent=self.parent, config=self.config)
         uid = self._uid if self._uid is not None else config.pick_uid()
         passed = [(fd, fd) for fd in self.extra_fds]
-        return fork(config, self.sandbox_pid, self._kernel_argv, self.sandbox_cwd, uid, passed)
+        return fork(config, self.sandbox_pid, self._kernel_argv, self.sandbox_cwd, uid, passed, self.log)
 
     async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
         """Every output of the kernel has been read when nbclient shuts it down: end its sandbox

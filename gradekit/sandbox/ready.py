@@ -5,7 +5,7 @@ quiet for 0.2 s (and 1 s between tries): a fixed fifth of a second per kernel, w
 (gradekit.sandbox.forked), ready in a few hundredths, would spend mostly waiting. `ReadyClient`
 is ready at the first kernel_info_reply and the IOPub idle status of that very request (the
 Jupyter messaging protocol: every request is answered on shell and framed by busy/idle status
-messages on IOPub), asking again every RETRY seconds until then.
+messages on IOPub), asking again whenever RETRY seconds pass without a message, until then.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ class ReadyClient(AsyncKernelClient):
     async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
         asked: set[str] = set()
-        replied = None
+        replied, ask = None, True
         while True:
-            if replied is None:
+            if ask:
                 asked.add(self.kernel_info())
             try:  # a kernel_info_reply, or IOPub's idle after one: whichever comes
                 msg = await self._next(RETRY)
@@ -39,7 +39,8 @@ class ReadyClient(AsyncKernelClient):
                 elif replied is not None and is_idle(msg):
                     self._handle_kernel_info_reply(replied)
                     return
-            if msg is None and replied is not None:
+            ask = msg is None  # RETRY seconds without a word: ask again
+            if ask and replied is not None:
                 replied = None  # IOPub missed the status (not yet subscribed): ask again
             if not await self._async_is_alive():
                 raise RuntimeError("Kernel died before replying to kernel_info")

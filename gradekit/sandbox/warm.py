@@ -348,15 +348,21 @@ def serve(sock: socket.socket) -> None:
             os.close(pidfd)
 
 
-def rehearse() -> list[str]:
-    """The modules a kernel has imported once it has started: a child starts one (ipykernel's own
-    code, no sandbox needed: no student code runs), in a temporary folder, and tells them."""
+def rehearse() -> tuple[list[str], str | None]:
+    """The modules a kernel has imported once it has started and run a first cell, in the order it
+    imported them, and why not if the rehearsal failed: a child starts one
+    (ipykernel's own code, no sandbox needed: no student code runs), in a temporary folder, its
+    output on /dev/null (a kernel's start needs real files there), and tells them."""
     folder = tempfile.mkdtemp(prefix="gradekit-warm-")
     read_end, write_end = os.pipe()
     child = os.fork()
     if child == 0:
         try:
             os.close(read_end)
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__
             os.environ.update(HOME=folder, IPYTHONDIR=f"{folder}/ipython", JUPYTER_RUNTIME_DIR=folder)
             from ipykernel.kernelapp import IPKernelApp
             from jupyter_client.connect import write_connection_file
@@ -364,8 +370,14 @@ def rehearse() -> list[str]:
             connection_file, _ = write_connection_file(
                 f"{folder}/kernel.json", transport="ipc", ip=f"{folder}/ipc"
             )
-            IPKernelApp.instance().initialize(["-f", connection_file, "--HistoryManager.hist_file=:memory:"])
-            os.write(write_end, json.dumps(sorted(sys.modules)).encode())
+            app = IPKernelApp.instance()
+            app.initialize(["-f", connection_file, "--HistoryManager.hist_file=:memory:"])
+            app.shell.run_cell("1", store_history=True)  # and what a first cell imports (as nbclient runs it)
+            told = {"modules": list(sys.modules)}
+        except BaseException as exc:
+            told = {"error": f"{exc!r}"}
+        try:
+            os.write(write_end, json.dumps(told).encode())
         finally:
             os._exit(0)
     os.close(write_end)
@@ -376,29 +388,36 @@ def rehearse() -> list[str]:
     os.waitpid(child, 0)
     shutil.rmtree(folder, ignore_errors=True)
     try:
-        return [name for name in json.loads(b"".join(chunks)) if name != "__main__"]
+        told = json.loads(b"".join(chunks))
     except ValueError:
-        return []
+        return [], "the rehearsal ended without a word"
+    return [name for name in told.get("modules", []) if name != "__main__"], told.get("error")
 
 
 def main(argv: list[str]) -> int:
     sock = socket.socket(fileno=int(argv[1]))
     prctl(PR_SET_CHILD_SUBREAPER, 1)
     before = dict(os.environ)
-    missing = []
+    problems = []
     with contextlib.redirect_stdout(IMPORTS_SAID), contextlib.redirect_stderr(IMPORTS_SAID):
         for name in argv[2:]:
             try:
                 importlib.import_module(name)
             except Exception as exc:
-                missing.append(f"{name}: {exc!r}")
-        for name in rehearse():
+                problems.append(f"cannot import {name}: {exc!r}")
+        rehearsed, error = rehearse()
+        if error is not None:
+            problems.append(f"the rehearsal of a kernel's start failed: {error}")
+        for name in rehearsed:  # (a module's own imports may come before it: some fail alone)
             if name not in sys.modules:
-                # (one that exists only while a kernel runs, or on another platform, is left out)
                 with contextlib.suppress(Exception):
                     importlib.import_module(name)
+    # Those imported still not: ones that exist only while a kernel runs, or are no files.
+    left_out = [name for name in rehearsed if name not in sys.modules]
     IMPORTS_SET.update({k: v for k, v in os.environ.items() if before.get(k) != v})
-    sock.send(json.dumps({"ready": True, "missing": missing, "modules": len(sys.modules)}).encode())
+    hello = {"ready": True, "problems": problems, "modules": len(sys.modules)}
+    hello.update(rehearsed=len(rehearsed), left_out=left_out)
+    sock.send(json.dumps(hello).encode())
     serve(sock)
     return 0
 
