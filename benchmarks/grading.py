@@ -235,14 +235,14 @@ def kernel_manager(course: Path, cold: bool = False):
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     try:
         from gradekit import sandbox
-        from gradekit.sandbox import forked
+        from gradekit.sandbox import forked, warm_parent
     except ImportError:
         return AsyncKernelManager, config, "plain kernel"
     steps = sandbox.course_autograde_preprocessors(course / "nbgrader_config.py")
     sandboxed = any(map(sandbox.is_sandboxed_execute, steps))
     policy = sandbox.Sandbox(config=config)
     if sandboxed and policy.unavailable_reason() is None:
-        if not cold and policy.fork_kernels and forked.unavailable_reason() is None:
+        if not cold and policy.fork_kernels and warm_parent.unavailable_reason() is None:
             return forked.ForkedKernelManager, config, "sandboxed kernel, forked"
         return sandbox.SandboxedKernelManager, config, "sandboxed kernel, cold"
     return AsyncKernelManager, config, "plain kernel"
@@ -292,7 +292,7 @@ def breakdown(course: Path, students: list[str], repeats: int, cold: bool = Fals
     `repeats` runs per notebook."""
     runs = {}
     # The warm parent starts once per grading process (with its first kernel), not per submission:
-    # started here before the measurements (gradekit.sandbox.forked.WarmParent.started_in says how long).
+    # started here before the measurements (gradekit.sandbox.warm_parent.WarmParent.started_in says how long).
     first = course / "autograded" / students[0] / ASSIGNMENT / NOTEBOOK
     empty = nbformat.v4.new_notebook(metadata=read(first).metadata)
     asyncio.run(_execute(empty, first.parent, course, cold))

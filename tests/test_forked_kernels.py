@@ -1,4 +1,4 @@
-"""Kernels forked warm (gradekit.sandbox.forked, gradekit.sandbox.warm): a forked kernel is the cold
+"""Kernels forked warm (gradekit.sandbox.forked, .warm_parent, .warm): a forked kernel is the cold
 kernel of the same sandbox, started faster, and nothing of one submission reaches the next.
 
 Each test starts real sandboxed kernels with nbclient, as nbgrader does (it needs bwrap, and root:
@@ -23,9 +23,9 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import DeadKernelError
 
-from gradekit.sandbox import Sandbox, SandboxedKernelManager
-from gradekit.sandbox import forked as forked_module
-from gradekit.sandbox.forked import ForkedKernelManager, ForkUnavailable, WarmParent, unavailable_reason
+from gradekit.sandbox import Sandbox, SandboxedKernelManager, warm_parent
+from gradekit.sandbox.forked import ForkedKernelManager
+from gradekit.sandbox.warm_parent import ForkUnavailable, WarmParent, unavailable_reason
 
 FACTS = """
 import json, os, random, resource, socket, sys
@@ -254,7 +254,7 @@ def test_the_warm_parent_ends_before_its_grader_does(tmp_path):
         import atexit, os, psutil
         started = []
         atexit.register(lambda: print("running" if psutil.pid_exists(started[0]) else "ended"))
-        from gradekit.sandbox.forked import WarmParent
+        from gradekit.sandbox.warm_parent import WarmParent
         parent = WarmParent.for_env(dict(os.environ), ("json",))
         parent.start()
         started.append(parent.process.pid)
@@ -277,8 +277,8 @@ def test_a_kernel_that_cannot_be_forked_starts_cold(cwd, monkeypatch, caplog):
 def test_what_the_warm_parent_cannot_import_is_logged_once(cwd, monkeypatch, caplog):
     """A module of c.Sandbox.warm_imports that does not import is said in the log, once per warm
     parent, and the kernels still start (they import it themselves, or fail as a cold one would)."""
-    modules = (*forked_module.warm_modules(Sandbox()), "no_such_module_of_the_course")
-    monkeypatch.setattr(forked_module, "warm_modules", lambda sandbox: modules)
+    modules = (*warm_parent.warm_modules(Sandbox()), "no_such_module_of_the_course")
+    monkeypatch.setattr(warm_parent, "warm_modules", lambda sandbox: modules)
     assert run(ForkedKernelManager, cwd, "print(1)") == ["1\n"]
     assert run(ForkedKernelManager, cwd, "print(2)") == ["2\n"]
     said = "cannot import no_such_module_of_the_course: ModuleNotFoundError"
@@ -288,7 +288,7 @@ def test_what_the_warm_parent_cannot_import_is_logged_once(cwd, monkeypatch, cap
 def test_where_kernels_cannot_be_forked_the_reason_is_given(monkeypatch):
     assert "ipykernel" in unavailable_reason(["/usr/bin/python2", "-m", "ipykernel_launcher", "-f", "x"])
     assert "ipykernel" in unavailable_reason(["python", "-m", "some_other_kernel", "-f", "x"])
-    monkeypatch.setattr(forked_module.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(warm_parent.os, "geteuid", lambda: 1000)
     assert "root" in unavailable_reason()
 
 

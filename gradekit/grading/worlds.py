@@ -26,7 +26,7 @@ from gradekit.checks import carry_forward
 from gradekit.grading import runner
 from gradekit.grading.plan import Plan
 from gradekit.grading.render import carried_note
-from gradekit.sandbox import Sandbox, forked, protected_paths, seccomp_fd
+from gradekit.sandbox import Sandbox, forked, protected_paths, seccomp_fd, warm_parent
 from gradekit.sandbox.autograde import kernel_argv
 
 # Runs a world: each [label, source] read as JSON from stdin, in order, in __main__.
@@ -137,12 +137,12 @@ def start_world(execute, nb, resources, folder: str, student_end):
             protected = [folder, *protected_paths(execute.config)]
             if (
                 sandbox.fork_kernels
-                and forked.unavailable_reason() is None
-                and forked.is_this_python(command[0])
+                and warm_parent.unavailable_reason() is None
+                and warm_parent.is_this_python(command[0])
             ):
                 try:
                     return _forked_world(sandbox, command, cwd, unused, protected, student_end)
-                except forked.ForkUnavailable as exc:
+                except warm_parent.ForkUnavailable as exc:
                     execute.log.warning("Could not fork a world warm (%s): starting it cold", exc)
             command = sandbox.command(
                 command, cwd=cwd, connection_file=unused, protected=protected, seccomp=filter_fd

@@ -27,7 +27,8 @@ Modules:
 - `seccomp`: the seccomp filter for the one piece of kernel state namespaces do not separate;
 - `kernels`: jupyter_client kernel managers whose kernel runs inside bwrap;
 - `forked`: kernels forked warm into their sandbox, the grader's side (`c.Sandbox.fork_kernels`);
-- `warm`: the warm parent that forks them (run as a script; standard library only);
+- `warm_parent`: the warm parent, started, asked to fork and stopped by the grader;
+- `warm`: the warm parent itself, that forks them (run as a script; standard library only);
 - `ready`: the kernel client that is ready as soon as a forked kernel is;
 - `autograde`: the nbgrader glue (`SandboxedExecute`, `SandboxCheckedExporter`).
 """

@@ -17,7 +17,7 @@ from nbgrader.converters.base import NbGraderException
 from nbgrader.preprocessors import Execute
 
 from gradekit.course import load_config
-from gradekit.sandbox import forked
+from gradekit.sandbox import forked, warm_parent
 from gradekit.sandbox.kernels import SandboxedKernelManager, UnsandboxedKernelManager, protected_paths
 from gradekit.sandbox.policy import Sandbox, SandboxUnavailable
 
@@ -36,7 +36,7 @@ class SandboxedExecute(Execute):
         elif not sandbox.fork_kernels:
             self.kernel_manager_class = SandboxedKernelManager
         else:
-            reason = forked.unavailable_reason(kernel_argv(nb, self.kernel_name))
+            reason = warm_parent.unavailable_reason(kernel_argv(nb, self.kernel_name))
             if reason is not None:
                 log_once(self.log.warning, f"Cold kernels, not forked: {reason}")
             else:
