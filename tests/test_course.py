@@ -254,3 +254,41 @@ def test_the_environment_is_exactly_the_lock():
     assert not outside, f"installed versions differ from uv.lock: {outside} (run ./kit, or ./kit lock)"
     missing = sorted(set(installed) - set(pinned) - {"pip", "setuptools", "uv"})
     assert not missing, f"installed but not in uv.lock: {missing}"
+
+
+def test_the_gradebook_read_is_consistent_while_a_shard_hands_a_submission_in(tmp_path, monkeypatch):
+    """A submission another shard adds between the read's queries is counted in the next read, not
+    half in this one (CI: KeyError 'kernel_crash' in gradebook_state, two Slurm shards on
+    PostgreSQL). The other shard writes just before the read asks for the grades."""
+    from sqlalchemy import event
+
+    from gradekit.course import gradebook as module
+
+    url = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    with Gradebook(url) as gb:
+        gb.add_assignment("a")
+        gb.add_notebook("nb", "a")
+        gb.add_grade_cell("test", "nb", "a", max_score=1, cell_type="code")
+        gb.add_student("early")
+        gb.add_student("late")
+        gb.add_submission("a", "early")
+
+    def engine_with_a_shard_writing(url_, **kw):
+        engine = engine_for(url_, **kw)
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def hand_in_late(conn, cursor, statement, *args):
+            if "auto_score" in statement and not written:
+                written.append(True)
+                with Gradebook(url) as other:
+                    other.add_submission("a", "late")
+
+        return engine
+
+    written: list[bool] = []
+    engine_for = module.engine_for
+    monkeypatch.setattr(module, "engine_for", engine_with_a_shard_writing)
+    state = module.gradebook_state(url, "a")
+    assert written == [True]
+    assert (state.submissions, state.unsaved) == ({"early": 1}, {"early": 1})
+    assert module.gradebook_state(url, "a").unsaved == {"early": 1, "late": 1}

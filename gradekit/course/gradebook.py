@@ -151,14 +151,19 @@ class GradebookState:
 
 
 def gradebook_state(url: str, assignment: str) -> GradebookState:
-    """One read of the gradebook (three queries, whatever the size of the cohort)."""
+    """One read of the gradebook (three queries, whatever the size of the cohort), consistent while
+    other shards write: on PostgreSQL the queries share one snapshot (REPEATABLE READ), and
+    everywhere a submission is counted only if the count of submissions saw it (one handed in
+    between the queries is in the next read; it once raised KeyError mid-run)."""
     from nbgrader.api import Assignment, Grade, Student, SubmittedAssignment, SubmittedNotebook
     from sqlalchemy import func, select
     from sqlalchemy.orm import Session
 
     engine = engine_for(url)
     try:
-        with Session(engine) as session:
+        snapshot = engine.dialect.name == "postgresql"
+        reading = engine.execution_options(isolation_level="REPEATABLE READ") if snapshot else engine
+        with Session(reading) as session:
             source = session.scalars(select(Assignment).where(Assignment.name == assignment)).one()
             # Autograded test cells get a score when nbgrader processes them; manually graded answers
             # (a grade cell that is also a solution cell, or markdown) may legitimately have none.
@@ -184,7 +189,7 @@ def gradebook_state(url: str, assignment: str) -> GradebookState:
                 .where(SubmittedAssignment.assignment_id == source.id)
             )
             for student, cell, score in rows:
-                if cell in tests and score is None:
+                if cell in tests and score is None and student in unsaved:
                     unsaved[student] += 1
             notebooks = {nb.name for nb in source.notebooks}
     finally:
