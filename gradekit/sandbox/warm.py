@@ -415,8 +415,13 @@ def main(argv: list[str]) -> int:
     # Those imported still not: ones that exist only while a kernel runs, or are no files.
     left_out = [name for name in rehearsed if name not in sys.modules]
     IMPORTS_SET.update({k: v for k, v in os.environ.items() if before.get(k) != v})
-    hello = {"ready": True, "problems": problems, "modules": len(sys.modules)}
-    hello.update(rehearsed=len(rehearsed), left_out=left_out)
+    hello = {
+        "ready": True,
+        "problems": problems,
+        "modules": len(sys.modules),
+        "rehearsed": len(rehearsed),
+        "left_out": left_out,
+    }
     sock.send(json.dumps(hello).encode())
     serve(sock)
     return 0
