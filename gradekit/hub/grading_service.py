@@ -139,12 +139,13 @@ class GradingService(Configurable):
         runs at once (the gradebook takes concurrent writers as the shards' runs do), and record
         each outcome: a student's feedback waits only for their own batch."""
         chunks = [round_[i : i + max(1, self.batch)] for i in range(0, len(round_), max(1, self.batch))]
+        for attempt in round_:  # all staged before any run: each run's list of students to leave
+            self.stage(attempt)  # out then names every student of the other batches
         with ThreadPoolExecutor(max_workers=max(1, self.parallel), thread_name_prefix="batch") as pool:
             list(pool.map(self.grade_batch, chunks))  # (an error in a batch is raised here)
 
     def grade_batch(self, batch: list[Try]) -> None:
-        for attempt in batch:
-            self.stage(attempt)
+        """nbgrader's steps for the staged tries of `batch`, and each one's outcome in the ledger."""
         students = [t.student for t in batch]
         self.nbgrader_steps(students)
         scores = self.scores(students)
