@@ -289,7 +289,7 @@ def test_the_notebook_carries_an_exact_copy_of_the_checks_framework():
 def test_a_kernel_may_answer_a_cells_checks_for_the_sum_of_their_limits():
     from traitlets.config import Config
 
-    from gradekit.grading.judge import JudgedExecute
+    from gradekit.grading.judge import JudgedExecute, Role
     from gradekit.grading.plan import Plan
 
     cell = probes.TestCell.parse(
@@ -297,10 +297,17 @@ def test_a_kernel_may_answer_a_cells_checks_for_the_sum_of_their_limits():
         "@check(1, expect=1)\ndef a():\n    return 1\n\n@check(1, expect=1, limit=20)\ndef b():\n"
         "    return 1\n\nreport('ex9_cell')\n",
     )
+    other = probes.TestCell.parse(
+        "ex9_other", "@check(1, expect=1, limit=3)\ndef c():\n    return 1\n\nreport('ex9_other')\n"
+    )
     execute = JudgedExecute(config=Config(), probe_limit=10.0, timeout=5)
-    execute._plan = Plan({"ex9_cell": cell}, {"ex9_cell": cell.specs()}, {"ex9_cell": 2.0}, None, [])
-    assert execute.checks_timeout("ex9_cell", ("a", "b")) == math.ceil(10 + 2 + 20 + 2 + 30)
-    assert execute.checks_timeout("ex9_cell", ("b",)) == 20 + 2 + 30  # not the 5 s cell timeout
+    cells = {"ex9_cell": cell, "ex9_other": other}
+    execute._plan = Plan(cells, {g: c.specs() for g, c in cells.items()}, dict.fromkeys(cells, 2.0), None, [])
+    assert execute.checks_timeout(Role("checks", 3, (("ex9_cell", ("a", "b")),))) == 10 + 2 + 20 + 2 + 30
+    assert execute.checks_timeout(Role("checks", 3, (("ex9_cell", ("b",)),))) == 20 + 2 + 30  # not the 5 s
+    # the hidden checks of every test cell answer in one cell: the sum over the cells
+    both = Role("checks", -1, (("ex9_cell", ("b",)), ("ex9_other", ("c",))))
+    assert execute.checks_timeout(both) == 20 + 2 + 3 + 2 + 30
 
 
 def test_only_what_the_students_process_said_is_censored():
@@ -413,7 +420,7 @@ def test_no_shipped_config_stops_a_check_before_its_limit(environment, monkeypat
 
     from gradekit.channel import GRACE
     from gradekit.course.notebooks import COURSE_ROOT
-    from gradekit.grading.judge import JudgedExecute
+    from gradekit.grading.judge import JudgedExecute, Role
     from gradekit.grading.plan import Plan
 
     for name, value in environment.items():
@@ -427,5 +434,6 @@ def test_no_shipped_config_stops_a_check_before_its_limit(environment, monkeypat
         every = tuple(site.name for site in cell.sites)
         for spec in execute._plan.specs[grade_id]:
             limit = spec.limit or execute.probe_limit
-            assert limit + GRACE < execute.checks_timeout(grade_id, every), f"{grade_id}/{spec.name}"
-            assert limit + GRACE < execute.checks_timeout(grade_id, (spec.name,)), f"{grade_id}/{spec.name}"
+            for names in (every, (spec.name,)):
+                role = Role("checks", 0, ((grade_id, names),))
+                assert limit + GRACE < execute.checks_timeout(role), f"{grade_id}/{spec.name}"

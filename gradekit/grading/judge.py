@@ -56,12 +56,19 @@ from gradekit.sandbox.forked import ForkedKernel
 class Role:
     """What a cell of a kernel run is: the grader's "setup", a "student" cell (its `index` in the
     notebook), a student cell run as its "definitions" only, a student cell left out ("killed"),
-    or the place where the "checks" `names` of test cell `grade_id` run."""
+    or a place where "checks" run: `checks` holds (grade_id, check names) pairs, one for a test
+    cell's visible checks at its place (`index`), one per test cell for the hidden checks of every
+    test cell, in one cell after the notebook's last (index -1: one cell, not one per test cell, as
+    no student code runs between them)."""
 
     kind: str
     index: int = -1
-    grade_id: str = ""
-    names: tuple[str, ...] = ()
+    checks: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def keys(self) -> list[tuple[str, str]]:
+        """The (grade_id, check name) of every check of this role, in the order they run."""
+        return [(grade_id, name) for grade_id, names in self.checks for name in names]
 
 
 @dataclass
@@ -156,14 +163,19 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
     def _get_timeout(self, cell):
         role = self._run.layout.roles[self._current] if self._run is not None else None
         if role is not None and role.kind == "checks":
-            return self.checks_timeout(role.grade_id, role.names)
+            return self.checks_timeout(role)
         return super()._get_timeout(cell)
 
-    def checks_timeout(self, grade_id: str, names) -> int:
-        """Seconds a kernel may spend answering the checks `names` of test cell `grade_id`: each
-        check's own limit plus the grace after it, and a margin. The grader stops a check at its
-        limit itself; this is only the guard behind it."""
-        limits = [item.limit or self.probe_limit for item in self._plan.specs[grade_id] if item.name in names]
+    def checks_timeout(self, role: Role) -> int:
+        """Seconds a kernel may spend answering the checks of `role`: each check's own limit plus
+        the grace after it, and a margin. The grader stops a check at its limit itself; this is
+        only the guard behind it."""
+        limits = [
+            item.limit or self.probe_limit
+            for grade_id, names in role.checks
+            for item in self._plan.specs[grade_id]
+            if item.name in names
+        ]
         return math.ceil(sum(limit + channel.GRACE for limit in limits) + 30)
 
     def _update_display_id(self, display_id, msg):
@@ -229,15 +241,17 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
             role = layout.roles[run.died]
             if role.kind == "checks":
                 done.update(run.outcomes)  # the checks that finished keep their results
-                mine = [key for key in run.started if key[0] == role.grade_id]
+                keys = set(role.keys)
+                mine = [key for key in run.started if key in keys]
                 running = next((key for key in reversed(mine) if key not in run.outcomes), None)
                 if running is None and run.stuck is not None:
                     running = run.stuck
                 if running is not None:
                     done[running] = run.outcomes.get(running) or {"error": runner.KERNEL_DIED}
-                elif not mine:  # before its first check started: none of them can run
-                    for name in role.names:
-                        done[(role.grade_id, name)] = {"error": runner.KERNEL_DIED}
+                elif not mine:  # before its first check started: its first test cell's cannot run
+                    grade_id, names = role.checks[0]
+                    for name in names:
+                        done[(grade_id, name)] = {"error": runner.KERNEL_DIED}
             elif role.kind in ("student", "definitions"):
                 definitions = carry_forward.definitions_only(nb.cells[role.index].source)
                 first_time = (
@@ -248,7 +262,7 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
                 raise DeadKernelError("the kernel died while the grader set it up")
             self.log.warning(
                 "The kernel died in %s; running the notebook again without it",
-                (role.kind, role.grade_id or role.index),
+                (role.kind, role.checks[0][0] if role.checks else role.index),
             )
         raise DeadKernelError(f"the kernel died {self.max_kernel_deaths + 1} times")
 
@@ -264,7 +278,7 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
                 names = tuple(s.name for s in test.sites if not s.hidden and (grade_id, s.name) not in done)
                 layout.add(
                     test.shadow_code() + "\n" + channel.serve_code(cpu),
-                    Role("checks", index, grade_id, names),
+                    Role("checks", index, ((grade_id, names),)),
                     cell,
                 )
             elif killers.get(index) == 1:
@@ -276,10 +290,13 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
                 continue  # the notebook's copy of the checks: the grader sets up its own
             else:
                 layout.add(cell.source, Role("student", index), cell)
+        hidden = []
         for grade_id, test in plan.cells.items():
             names = tuple(n for n in test.hidden_names if (grade_id, n) not in done)
             if names:
-                layout.add(channel.serve_code(cpu), Role("checks", -1, grade_id, names))
+                hidden.append((grade_id, names))
+        if hidden:
+            layout.add(channel.serve_code(cpu), Role("checks", -1, tuple(hidden)))
         return layout
 
     def _execute(self, layout: Layout, nb, resources) -> KernelRun:

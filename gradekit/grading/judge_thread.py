@@ -40,7 +40,7 @@ class JudgeThread:
 
     def wait(self, role: Role) -> None:
         """Wait until the checks of `role` are done; end the kernel if they never are."""
-        if not self.done.wait(self.execute.checks_timeout(role.grade_id, role.names)):
+        if not self.done.wait(self.execute.checks_timeout(role)):
             self.execute.kill_kernel()
             self.done.wait(channel.GRACE + 5)
 
@@ -66,25 +66,27 @@ class JudgeThread:
 
     def _judge(self, role: Role) -> None:
         execute, run, session = self.execute, self.run, self.session
-        cell = execute._plan.cells[role.grade_id]
-
-        def started(name):
-            run.started.append((role.grade_id, name))
-
         try:
             session.ready()
         except channel.Stuck:
-            run.stuck = (role.grade_id, "")
+            run.stuck = (role.checks[0][0], "")
             execute.kill_kernel()
             return
-        result = runner.run_checks(session, cell, role.names, execute.probe_limit, started)
-        for name, outcome in result.outcomes.items():
-            run.outcomes[(role.grade_id, name)] = outcome
-        if result.stuck is None:
-            try:
-                session.done()
+        for grade_id, names in role.checks:  # one test cell's checks after another, one session
+            result = runner.run_checks(
+                session,
+                execute._plan.cells[grade_id],
+                names,
+                execute.probe_limit,
+                lambda name, grade_id=grade_id: run.started.append((grade_id, name)),
+            )
+            for name, outcome in result.outcomes.items():
+                run.outcomes[(grade_id, name)] = outcome
+            if result.stuck is not None:
+                run.stuck = (grade_id, result.stuck) if result.stuck else run.stuck
+                execute.kill_kernel()
                 return
-            except channel.Stuck:
-                result.stuck = ""
-        run.stuck = (role.grade_id, result.stuck) if result.stuck else run.stuck
-        execute.kill_kernel()
+        try:
+            session.done()
+        except channel.Stuck:
+            execute.kill_kernel()

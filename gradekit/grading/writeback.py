@@ -51,8 +51,8 @@ def write_verdicts(nb, executed_cells, roles, plan, results) -> None:
     as plain data in `metadata.gradekit` (the grade report reads them)."""
     counts = {}  # grade_id -> the execution count of its cell in the notebook's own place
     for executed, role in zip(executed_cells, roles):
-        if role.kind == "checks":
-            counts.setdefault(role.grade_id, executed.execution_count)
+        for grade_id, _ in role.checks:  # the visible checks' cell comes first, at the cell's place
+            counts.setdefault(grade_id, executed.execution_count)
     for cell in nb.cells:
         grade_id = nbgrader_meta(cell).get("grade_id")
         # "gradekit" metadata marks the verdicts this grader wrote; none other may carry it
