@@ -78,13 +78,14 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # Sanitizing, with two of nbgrader's steps replaced (gradekit/grading/sanitize.py): a cell split in two or
 # copy-pasted (two cells with one grade_id) no longer stops grading, and a test cell is restored
 # from the gradebook without the false "checksum has changed" warning its hidden tests caused on
-# every submission; a real change to a locked cell is still logged, naming the student.
+# every submission; a real change to a locked cell is still logged, naming the student. The
+# metadata check is nbgrader's, with its schema's validator built once (not once per cell).
 c.Autograde.sanitize_preprocessors = [
     "nbgrader.preprocessors.ClearOutput",
     "gradekit.grading.sanitize.DeduplicateCells",  # instead of nbgrader.preprocessors.DeduplicateIds
     "nbgrader.preprocessors.OverwriteKernelspec",
     "gradekit.grading.sanitize.RestoreCells",  # instead of nbgrader.preprocessors.OverwriteCells
-    "nbgrader.preprocessors.CheckCellMetadata",
+    "gradekit.grading.sanitize.CheckCellMetadata",  # nbgrader's checks, its schema built once
 ]
 
 # Autograding: nbgrader's default steps, with `Execute` replaced by the kit's `JudgedExecute`.
@@ -106,5 +107,5 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
-    "nbgrader.preprocessors.CheckCellMetadata",
+    "gradekit.grading.sanitize.CheckCellMetadata",  # nbgrader's checks, its schema built once
 ]

@@ -12,6 +12,8 @@ import logging
 
 import nbformat
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from nbgrader.api import Gradebook
@@ -454,3 +456,51 @@ def test_an_update_from_a_later_cell_counts_against_the_cell_that_shows_the_disp
     shown = run(client, stream("x" * 900), display({"text/plain": "-"}, display_id="d"))
     run(client, display({"text/plain": "z" * 500}, display_id="d", update=True), cell_index=1)
     assert shown[1].data["text/plain"].startswith("[an output of 500 bytes was removed")
+
+
+# -- CheckCellMetadata: nbgrader's checks, its schema built once --------------------------------
+
+METADATA_KEYS = ["grade", "solution", "locked", "points", "grade_id", "schema_version", "task", "cell_type"]
+METADATA_KEYS += ["checksum", "an_extra_key"]
+METADATA_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 5), st.floats(allow_nan=False), st.text(max_size=5)
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    changes=st.lists(
+        st.tuples(
+            st.integers(0, 20),
+            st.sampled_from(METADATA_KEYS),
+            st.one_of(st.just("delete"), METADATA_VALUES),
+        ),
+        max_size=3,
+    )
+)
+def test_the_metadata_check_says_what_nbgraders_says(changes):
+    """Any nbgrader metadata a student's editor may leave (values of any type, keys removed or
+    added, the schema version changed) is accepted or refused exactly as by nbgrader's
+    CheckCellMetadata, with the same error."""
+    from nbgrader.preprocessors import CheckCellMetadata as NbgradersCheck
+
+    from gradekit.course.notebooks import COURSE_ROOT
+    from gradekit.grading.sanitize import CheckCellMetadata
+
+    nb = nbformat.read(COURSE_ROOT / "release" / "mini_auto_grad" / "mini_auto_grad.ipynb", as_version=4)
+    graded = [cell for cell in nb.cells if "nbgrader" in cell.metadata]
+    for index, key, value in changes:
+        meta = graded[index % len(graded)].metadata.nbgrader
+        if value == "delete":
+            meta.pop(key, None)
+        else:
+            meta[key] = value
+
+    def verdict(step):
+        try:
+            step().preprocess(copy.deepcopy(nb), {})
+        except Exception as exc:
+            return type(exc), str(exc)
+        return None
+
+    assert verdict(CheckCellMetadata) == verdict(NbgradersCheck)
