@@ -244,6 +244,30 @@ def test_a_forked_kernel_imports_nothing_while_it_starts(cwd):
     assert imported_since_the_fork == []
 
 
+def test_a_forked_kernel_collects_its_own_garbage_only(cwd):
+    """The warm parent's objects are frozen when it forks (gc.freeze): the kernel's garbage
+    collector never walks them (its first full collection walked the whole imported heap, 25 ms
+    of every start), and still collects the kernel's own cycles."""
+    WarmParent.stop_all(grace=0)
+    cell = """
+    import gc
+    class Node:
+        pass
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    del a, b
+    print(gc.get_freeze_count(), gc.collect() >= 2)
+    """
+    (said,) = run(ForkedKernelManager, cwd, cell)
+    (parent,) = WarmParent._parents.values()
+    frozen, collected = said.split()
+    assert parent.hello["frozen"] > 10_000  # the imports of ipykernel and the course's modules
+    # (the kernel has freed a few of them since: a frozen object goes when nothing refers to it)
+    assert int(frozen) > 0.9 * parent.hello["frozen"] and collected == "True"
+    (said,) = run(SandboxedKernelManager, cwd, "import gc; print(gc.get_freeze_count())")
+    assert said == "0\n"  # a cold kernel freezes nothing
+
+
 def test_the_warm_parent_ends_before_its_grader_does(tmp_path):
     """A grader that exits has ended its warm parents by its last moment, not left them to end on
     their own once their socket closes: a sharded run would find such a one still running and end
@@ -262,6 +286,30 @@ def test_the_warm_parent_ends_before_its_grader_does(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", grader], capture_output=True, text=True, cwd=tmp_path)
     assert (done.returncode, done.stdout) == (0, "ended\n"), done.stderr
+
+
+@pytest.mark.parametrize("forking", ["works", "fails"])
+def test_a_started_kernel_is_ready_as_jupyter_clients_are(cwd, monkeypatch, forking):
+    """ForkedKernelManager starts kernels without jupyter_client's in_pending_state (it sleeps
+    0.01 s per start), and sets the manager's `ready` future as it does: done once started, forked
+    or, where forking fails, cold."""
+
+    def refuse(self, request, fds):
+        raise ForkUnavailable("no warm parent today")
+
+    if forking == "fails":
+        monkeypatch.setattr(WarmParent, "fork", refuse)
+
+    async def start_and_stop():
+        manager = ForkedKernelManager(kernel_name="python3")
+        await manager.start_kernel(cwd=cwd)
+        try:
+            ready = manager.ready
+            return ready.done() and ready.exception() is None, await manager.is_alive(), manager.cold
+        finally:
+            await manager.shutdown_kernel(now=True)
+
+    assert asyncio.run(start_and_stop()) == (True, True, forking == "fails")
 
 
 def test_a_kernel_that_cannot_be_forked_starts_cold(cwd, monkeypatch, caplog):
