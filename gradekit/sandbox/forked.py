@@ -27,6 +27,7 @@ import subprocess
 import time
 
 from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.manager import KernelManager
 
 from gradekit.sandbox.kernels import SandboxedKernelManager, read_all
 from gradekit.sandbox.policy import Sandbox
@@ -121,13 +122,26 @@ class ForkedKernelManager(SandboxedKernelManager):
         return tuple(kw.pop("pass_fds", ()))
 
     async def _async_start_kernel(self, **kw):
+        """jupyter_client's start_kernel, falling back to a cold kernel where forking fails, and
+        without the 0.01 s its `in_pending_state` decorator sleeps after each start "to ensure
+        tests can capture the state before done" (jupyter_client 8.10, manager.py): a sixth of a
+        forked kernel's start. The `ready` future is set as that decorator sets it."""
+        start = KernelManager._async_start_kernel.__wrapped__  # the undecorated method
+        if self._attempted_start or not self._ready:
+            self._ready = asyncio.get_running_loop().create_future()
         try:
-            await super()._async_start_kernel(**kw)
-        except ForkUnavailable as exc:
-            self.log.warning("Could not fork a warm kernel (%s): starting a cold kernel", exc)
-            await self._async_cleanup_resources()
-            self.cold, self.client_factory = True, AsyncKernelClient
-            await super()._async_start_kernel(**kw)
+            try:
+                await start(self, **kw)
+            except ForkUnavailable as exc:
+                self.log.warning("Could not fork a warm kernel (%s): starting a cold kernel", exc)
+                await self._async_cleanup_resources()
+                self.cold, self.client_factory = True, AsyncKernelClient
+                await start(self, **kw)
+        except Exception as exc:
+            self._ready.set_exception(exc)
+            raise
+        if self.owns_kernel:
+            self._ready.set_result(None)
 
     start_kernel = _async_start_kernel
 
