@@ -3,9 +3,12 @@
 jupyter_client's `wait_for_ready` asks the kernel for its kernel_info, then waits for IOPub to be
 quiet for 0.2 s (and 1 s between tries): a fixed fifth of a second per kernel, which a forked kernel
 (gradekit.sandbox.forked), ready in a few hundredths, would spend mostly waiting. `ReadyClient`
-is ready at the first kernel_info_reply and the IOPub idle status of that very request (the
-Jupyter messaging protocol: every request is answered on shell and framed by busy/idle status
-messages on IOPub), asking again whenever RETRY seconds pass without a message, until then.
+is ready at the first kernel_info_reply once IOPub is known to be subscribed: by the kernel's
+`iopub_welcome` (JEP 65, ipykernel 7: sent as soon as a subscription arrives) or by the IOPub idle
+status of that very request (the Jupyter messaging protocol: every request is answered on shell and
+framed by busy/idle status messages on IOPub). It asks again whenever RETRY seconds pass without a
+message, until then: without the welcome, a status published before the subscription was lost, and
+waiting for it cost RETRY seconds of some starts.
 """
 
 from __future__ import annotations
@@ -25,20 +28,24 @@ class ReadyClient(AsyncKernelClient):
     async def _async_wait_for_ready(self, timeout: float | None = None) -> None:
         deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
         asked: set[str] = set()
-        replied, ask = None, True
+        replied, ask, welcomed = None, True, False
         while True:
             if ask:
                 asked.add(self.kernel_info())
-            try:  # a kernel_info_reply, or IOPub's idle after one: whichever comes
+            try:  # a kernel_info_reply, IOPub's welcome, or IOPub's idle after a reply
                 msg = await self._next(RETRY)
             except TimeoutError:
                 msg = None
-            if msg is not None and msg["parent_header"].get("msg_id") in asked:
+            subscribed = False
+            if msg is not None and msg["msg_type"] == "iopub_welcome":
+                welcomed = True
+            elif msg is not None and msg["parent_header"].get("msg_id") in asked:
                 if msg["msg_type"] == "kernel_info_reply":
                     replied = msg
-                elif replied is not None and is_idle(msg):
-                    self._handle_kernel_info_reply(replied)
-                    return
+                subscribed = is_idle(msg)
+            if replied is not None and (welcomed or subscribed):
+                self._handle_kernel_info_reply(replied)
+                return
             ask = msg is None  # RETRY seconds without a word: ask again
             if ask and replied is not None:
                 replied = None  # IOPub missed the status (not yet subscribed): ask again
