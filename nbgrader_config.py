@@ -105,7 +105,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
+    "gradekit.grading.autogrades.SaveAutoGrades",  # nbgrader's, committed once, not once per cell
     "nbgrader.preprocessors.AssignLatePenalties",
     "gradekit.grading.sanitize.CheckCellMetadata",  # nbgrader's checks, its schema built once
 ]

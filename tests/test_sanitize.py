@@ -1,7 +1,8 @@
 """What autograde does to a submission besides running it: the sanitize steps (gradekit/grading/sanitize.py)
 on a tiny assignment whose gradebook nbgrader's own preprocessors build in a temporary SQLite file,
 as `nbgrader generate_assignment` would (split and pasted cells, test cells restored without the
-false checksum warning, a real change logged), and the output budget of a graded cell
+false checksum warning, a real change logged), the scores saved (nbgrader's, in one commit), and
+the output budget of a graded cell
 (gradekit/grading/outputs.py), fed kernel messages without a kernel."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-from nbgrader.api import Gradebook
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import (
     ClearHiddenTests,
     ClearSolutions,
@@ -24,8 +25,12 @@ from nbgrader.preprocessors import (
     OverwriteCells,
     SaveCells,
 )
+from nbgrader.preprocessors import SaveAutoGrades as NbgraderSaveAutoGrades
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from gradekit.course.notebooks import nbgrader_meta
+from gradekit.grading.autogrades import SaveAutoGrades
 from gradekit.grading.outputs import ERROR_LINES, ERROR_TEXT, NOTE, REMOVED, OutputBudget
 from gradekit.grading.sanitize import CHANGED_LOCKED_CELL, DeduplicateCells, RestoreCells
 
@@ -301,6 +306,85 @@ def test_points_changed_by_the_student_are_put_back(course, release, caplog):
         nb = restore(course, nb)
     assert nbgrader_meta(nb.cells[index(nb, "test_half")])["points"] == 1.0
     assert warnings(caplog) == ["alice: cell test_half: its nbgrader flags were changed (points); restored"]
+
+
+# ---------------------------------------------------------------------------------------------
+# SaveAutoGrades: nbgrader's, in one transaction
+
+
+def graded(release) -> nbformat.NotebookNode:
+    """The solved notebook as JudgedExecute leaves it: test_double failed, test_half half right."""
+    nb = solved(release)
+    nb.cells[index(nb, "test_double")].outputs = [
+        nbformat.v4.new_output("error", ename="AssertionError", evalue="", traceback=[])
+    ]
+    nb.cells[index(nb, "test_half")].outputs = [
+        nbformat.v4.new_output("execute_result", data={"text/plain": "0.5"}, execution_count=1)
+    ]
+    return nb
+
+
+def commits_of(work) -> int:
+    """How many commits of any SQLAlchemy engine `work()` makes."""
+    commits = []
+
+    def count(connection):
+        commits.append(connection)
+
+    event.listen(Engine, "commit", count)
+    try:
+        work()
+    finally:
+        event.remove(Engine, "commit", count)
+    return len(commits)
+
+
+def saved(course, student: str, step, nb, manual: dict | None = None) -> tuple[dict, dict, int]:
+    """What `step` (a SaveAutoGrades) writes for `student`'s new submission `nb` (with `manual`
+    scores given before): grade_id -> (auto_score, needs_manual_grade), grade_id -> auto_comment,
+    and how many commits it made."""
+    with Gradebook(course[0]) as gradebook:
+        gradebook.update_or_create_student(student)
+        gradebook.update_or_create_submission(ASSIGNMENT, student)
+        for grade_id, score in (manual or {}).items():
+            gradebook.find_grade(grade_id, NOTEBOOK, ASSIGNMENT, student).manual_score = score
+        gradebook.db.commit()
+    info = {**resources(course)["nbgrader"], "student": student}
+    commits = commits_of(lambda: step(log=LOG).preprocess(copy.deepcopy(nb), {"nbgrader": info}))
+    with Gradebook(course[0]) as gradebook:
+        stored = gradebook.find_submission_notebook(NOTEBOOK, ASSIGNMENT, student)
+        grades = {g.name: (g.auto_score, g.needs_manual_grade) for g in stored.grades}
+        comments = {c.name: c.auto_comment for c in stored.comments}
+    return grades, comments, commits
+
+
+@pytest.mark.parametrize("manual", [None, {"test_half": 1.0}])
+def test_the_scores_saved_are_nbgraders_in_one_commit(course, release, manual):
+    nb = graded(release)
+    nb.cells[index(nb, "half")].source = release.cells[index(release, "half")].source  # left as released
+    theirs = saved(course, f"nbgrader-{bool(manual)}", NbgraderSaveAutoGrades, nb, manual)
+    ours = saved(course, f"kit-{bool(manual)}", SaveAutoGrades, nb, manual)
+    assert ours[:2] == theirs[:2]
+    assert ours[0]["test_double"] == (0.0, False) and ours[0]["why"] == (None, True)
+    assert ours[0]["test_half"] == (0.5, manual is not None)  # a manual score: needs a look again
+    assert ours[1]["half"] == "No response." and ours[1]["double"] is None
+    opening = commits_of(lambda: Gradebook(course[0]).__exit__(None, None, None))  # its own checks
+    # nbgrader: one per grade cell's score and per solution cell's comment (why is both)
+    assert (ours[2], theirs[2]) == (opening + 1, opening + 6)
+
+
+def test_scores_are_all_saved_or_none(course, release):
+    """A cell the gradebook does not know stops the step (nbgrader's MissingEntry) after the cells
+    before it: none of their scores is kept (nbgrader's own would have committed them)."""
+    nb = graded(release)
+    nb.cells.append(nbgrader_cell("code", "assert True", "not_in_the_gradebook", grade=True, points=1))
+    with pytest.raises(MissingEntry):
+        saved(course, "broken", SaveAutoGrades, nb)
+    with Gradebook(course[0]) as gradebook:
+        stored = gradebook.find_submission_notebook(NOTEBOOK, ASSIGNMENT, "broken")
+        assert {g.name: g.auto_score for g in stored.grades} == dict.fromkeys(
+            ["test_double", "why", "test_half"]
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
   grader (`JudgedExecute`, in the place of nbgrader's Execute);
 - `judge_thread`: the grader's side of one kernel run, in a thread, test cell by test cell;
 - `writeback`: what a run gave, written back into the autograded notebook;
+- `autogrades`: the scores into the gradebook (nbgrader's SaveAutoGrades, in one transaction);
 - `runner`: a test cell's checks run against a student's process;
 - `plan`: what the grader knows of an assignment, and where a verdict is decided (`Plan.judge`);
 - `worlds`: error carried forward, run (each failed check again in the world of its pieces);
