@@ -18,7 +18,7 @@ class SaveAutoGrades(NbgraderSaveAutoGrades):
     """nbgrader's SaveAutoGrades, committed once per notebook (see the module docstring): each
     grade cell's `auto_score` and `needs_manual_grade`, each solution and task cell's
     `auto_comment`, as nbgrader sets them. Raises what nbgrader's raises (MissingEntry for a cell
-    the gradebook does not know), after rolling the whole notebook's writes back."""
+    the gradebook does not know), and then none of the notebook's writes is kept."""
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
@@ -30,10 +30,7 @@ class SaveAutoGrades(NbgraderSaveAutoGrades):
             session.commit = session.flush  # nbgrader's commit after each cell: written, not yet committed
             try:
                 nb, resources = NbGraderPreprocessor.preprocess(self, nb, resources)
-            except BaseException:
-                session.rollback()
-                raise
             finally:
                 del session.commit  # the session's own commit again
-            session.commit()
+            session.commit()  # (after an error, the gradebook's close rolls back what was written)
         return nb, resources
