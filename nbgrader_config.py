@@ -100,6 +100,9 @@ c.Autograde.sanitize_preprocessors = [
 #   check, and runs a failed check again with the reference solution for the pieces it is not
 #   about (error carried forward).
 c.Autograde.exporter_class = "gradekit.sandbox.SandboxCheckedExporter"
+# nbconvert validates the whole notebook against its schema after each step (12 times per
+# submission); once, after the last step, is enough (nbconvert's own option).
+c.Exporter.optimistic_validation = True
 c.Autograde.autograde_preprocessors = [
     "gradekit.grading.judge.JudgedExecute",  # instead of nbgrader.preprocessors.Execute
     "nbgrader.preprocessors.IgnorePattern",
