@@ -49,7 +49,6 @@ def carry_errors_forward(execute, nb, resources, plan: Plan, results, student_so
     """Run every failed check that names pieces again in the world of its pieces, and put the
     result of those that pass there into `results` (grade_id -> name -> Result), with a note.
     `execute` is the JudgedExecute grading the notebook (its config, limits and log)."""
-    mine = carry_forward.parse_cells(student_sources)
     wanted_by_pieces: dict[frozenset[str], dict[str, list[str]]] = {}
     for grade_id, found in plan.specs.items():
         for item in found:
@@ -57,6 +56,10 @@ def carry_errors_forward(execute, nb, resources, plan: Plan, results, student_so
                 wanted_by_pieces.setdefault(frozenset(item.tests), {}).setdefault(grade_id, []).append(
                     item.name
                 )
+    if not wanted_by_pieces:
+        execute.log.info("Error carried forward: no failed check names pieces")
+        return  # nothing to carry: the student's code need not be parsed
+    mine = carry_forward.parse_cells(student_sources)
     definitions = [d for d in map(carry_forward.definitions_only, student_sources) if d]
     runnable = {
         p: w
