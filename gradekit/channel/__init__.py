@@ -30,17 +30,21 @@ objects it reaches, valid until the next question that can run student code.
 
 Modules:
 - `wire`: one question out, its answer in, on a SOCK_SEQPACKET socket, with its nonce;
+- `boot`: what a grading kernel runs first, sent on the channel compiled, run by a short cell;
 - `session`: the grader's questions to one student process (`Session`);
 - `stand_ins`: the stand-ins (`Remote`) whose every operation is a question;
 - `namespace`: a test cell's globals in the grader: its own names, then the student's;
 - `server`: the student's side, answering the questions about its objects.
 """
 
+from gradekit.channel.boot import Boot, boot_code
+from gradekit.channel.boot import send as send_boot
 from gradekit.channel.namespace import Namespace, mirrored_random
 from gradekit.channel.session import Session
 from gradekit.channel.stand_ins import Remote, RemoteClass, RemoteMethod
 from gradekit.channel.wire import (
     GRACE,
+    SERVER_MODULE,
     ProbeTimeout,
     RemoteError,
     Stuck,
@@ -54,6 +58,8 @@ from gradekit.channel.wire import (
 
 __all__ = [
     "GRACE",
+    "SERVER_MODULE",
+    "Boot",
     "Namespace",
     "ProbeTimeout",
     "Remote",
@@ -63,10 +69,12 @@ __all__ = [
     "Session",
     "Stuck",
     "Wire",
+    "boot_code",
     "channel_pair",
     "current_cpu",
     "mirrored_random",
     "pinned",
+    "send_boot",
     "serve_code",
     "server_code",
 ]

@@ -26,6 +26,7 @@ PART = remote_server.PART
 GRACE = 2.0  # seconds past a probe's limit that the grader waits for an answer before it gives up
 MAX_ANSWER = 32 * 1024 * 1024  # bytes of one answer; a longer one is refused
 SERVER_SOURCE = Path(remote_server.__file__).read_text(encoding="utf-8")
+SERVER_MODULE = ("gradekit_server", SERVER_SOURCE)  # (its name in the student's process, its source)
 
 
 class ProbeTimeout(BaseException):

@@ -29,6 +29,7 @@ those kill it too, the cell is left out.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import os
 import signal
@@ -37,18 +38,19 @@ from pathlib import Path
 
 import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.corpus.words import generate_corpus_id as random_cell_id
 from nbgrader.coursedir import CourseDirectory
 from traitlets import Bool, Float, Integer
 
 from gradekit import channel
-from gradekit.checks import carry_forward, framework
+from gradekit.checks import carry_forward, framework, probes
 from gradekit.course.notebooks import is_checks_cell, nbgrader_meta
 from gradekit.grading import runner, worlds
 from gradekit.grading.judge_thread import JudgeThread
 from gradekit.grading.outputs import OutputBudget
 from gradekit.grading.plan import Plan
 from gradekit.grading.writeback import write_student_cells, write_verdicts
-from gradekit.sandbox import SandboxedExecute
+from gradekit.sandbox import SandboxedExecute, kernel_tuning
 from gradekit.sandbox.forked import ForkedKernel
 
 
@@ -80,9 +82,19 @@ class Layout:
     cpu: int | None = None  # the processor the checks ask from, and the kernel answers on
 
     def add(self, source: str, role: Role, like=None) -> None:
-        cell = nbformat.v4.new_code_cell(source)
-        if like is not None:
-            cell.metadata = copy.deepcopy(like.metadata)
+        # nbformat.v4.new_code_cell's cell without its schema validation (valid by construction);
+        # from_dict copies the metadata's dicts and lists
+        metadata = like.metadata if like is not None else {}
+        cell = nbformat.from_dict(
+            {
+                "id": random_cell_id(),
+                "cell_type": "code",
+                "metadata": metadata,
+                "execution_count": None,
+                "source": source,
+                "outputs": [],
+            }
+        )
         self.cells.append(cell)
         self.roles.append(role)
 
@@ -99,22 +111,25 @@ class KernelRun:
     stuck: tuple | None = None  # the check during which the kernel stopped answering
 
 
-def setup_code(fd: int) -> str:
-    """The first cell of a grading kernel: the channel's server on `fd`, and the names `check`,
-    `report` and `identify` of the notebook's checks cell (in spec mode: they never run a probe,
-    as the checks run in the grader)."""
-    source = Path(framework.__file__).read_text(encoding="utf-8")
-    return channel.server_code(fd) + (
-        "def _gradekit_checks(source):\n"
-        "    import sys, types\n"
-        "    module = types.ModuleType('gradekit_checks')\n"
-        "    exec(compile(source, 'gradekit_checks', 'exec'), module.__dict__)\n"
-        "    module._mode.kind = 'spec'\n"
-        "    sys.modules['gradekit_checks'] = module\n"
-        "    return module\n\n"
-        f"_gradekit = _gradekit_checks({source!r})\n"
-        "check, report, identify = _gradekit.check, _gradekit.report, _gradekit.identify\n"
-        "del _gradekit_checks, _gradekit\n"
+@functools.cache
+def setup() -> channel.Boot:
+    """What a grading kernel runs first (sent on the channel: gradekit.channel.boot): the channel's
+    server, the names `check`, `report` and `identify` of the notebook's checks cell (in spec mode:
+    they never run a probe, as the checks run in the grader), and gradekit.sandbox.kernel_tuning."""
+    server, tuning = channel.SERVER_MODULE[0], "gradekit_kernel_tuning"
+    return channel.Boot(
+        modules=(
+            channel.SERVER_MODULE,
+            (probes.MODULE, Path(framework.__file__).read_text(encoding="utf-8")),
+            (tuning, Path(kernel_tuning.__file__).read_text(encoding="utf-8")),
+        ),
+        main=(
+            f"import {server} as server, {probes.MODULE} as checks, {tuning} as tuning\n"
+            "server.install(fd)\n"
+            "checks._mode.kind = 'spec'\n"
+            "main.update(check=checks.check, report=checks.report, identify=checks.identify)\n"
+            "tuning.tune()\n"
+        ),
     )
 
 
@@ -302,7 +317,8 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
     def _execute(self, layout: Layout, nb, resources) -> KernelRun:
         """Execute the cells of `layout` in a new sandboxed kernel, the checks running here."""
         grader_end, student_end = channel.channel_pair()
-        layout.cells[0].source = setup_code(student_end.fileno())
+        channel.send_boot(grader_end, setup())
+        layout.cells[0].source = channel.boot_code(student_end.fileno())
         notebook = nbformat.v4.new_notebook(cells=layout.cells, metadata=copy.deepcopy(nb.metadata))
         run = KernelRun(notebook, layout)
         self._run, self._current = run, -1

@@ -30,6 +30,8 @@ Modules:
 - `warm_parent`: the warm parent, started, asked to fork and stopped by the grader;
 - `warm`: the warm parent itself, that forks them (run as a script; standard library only);
 - `ready`: the kernel client that is ready as soon as a forked kernel is;
+- `kernel_tuning`: run inside a grading kernel (shipped there by gradekit.channel.boot): two of
+  ipykernel's per-cell waits for nothing dropped, outputs unchanged;
 - `autograde`: the nbgrader glue (`SandboxedExecute`, `SandboxCheckedExporter`).
 """
 
