@@ -496,6 +496,36 @@ def test_the_sandbox_never_mounts_the_course(tmp_path):
         sandbox.command([sys.executable, "-c", "pass"], cwd=str(cwd), connection_file="/x", protected=[])
 
 
+@pytest.mark.skipif(not os.path.isdir("/var/cache/fontconfig"), reason="no font cache on this host")
+def test_a_kernel_reads_the_hosts_font_cache_and_cannot_write_it(tmp_path):
+    """graphviz's `dot` draws each graph in the sandbox: with the host's fontconfig cache, not a
+    scan of every font each time."""
+    from gradekit.sandbox import Sandbox
+
+    probe = (
+        "import os, json\n"
+        "d = '/var/cache/fontconfig'\n"
+        "try:\n"
+        "    open(os.path.join(d, 'x'), 'w')\n"
+        "    wrote = True\n"
+        "except OSError:\n"
+        "    wrote = False\n"
+        "print(json.dumps([sorted(os.listdir(d)), wrote]))\n"
+    )
+    connection_file = tmp_path / "kernel.json"
+    connection_file.write_text("{}")
+    cwd = tmp_path / "submission"
+    cwd.mkdir()
+    command = Sandbox(bwrap=shutil.which("bwrap")).command(
+        [sys.executable, "-c", probe], cwd=str(cwd), connection_file=str(connection_file), protected=[]
+    )
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    listed, wrote = json.loads(result.stdout)
+    assert listed == sorted(os.listdir("/var/cache/fontconfig")) and listed
+    assert not wrote
+
+
 def _classes(names):
     from traitlets.utils.importstring import import_item
 

@@ -29,7 +29,10 @@ if TYPE_CHECKING:  # the command reads a Sandbox's settings; the Sandbox builds 
 KERNEL_DIR = "/run/gradekit-kernel"
 KERNEL_DIR_SIZE = 1024 * 1024  # bytes
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-ETC_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts")
+# The system's files a kernel reads, read-only where the host has them. The font cache: without it,
+# fontconfig scans every font at each start of graphviz's `dot` (27 ms a graph drawn in a sandbox
+# against 17 ms with it, this machine; the course draws two per submission).
+SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts", "/var/cache/fontconfig")
 
 
 class SandboxUnavailable(RuntimeError):
@@ -178,7 +181,7 @@ def system_mounts(sandbox: Sandbox, python: str) -> Mounts:
             plan.args += ["--symlink", os.readlink(link), link]
         elif os.path.isdir(link):
             plan.add("--ro-bind", link, link)
-    for path in ETC_FILES:
+    for path in SYSTEM_FILES:
         if os.path.exists(path):
             plan.add("--ro-bind", path, path)
     runtime = sorted(set(runtime_paths(python) + [os.path.abspath(p) for p in sandbox.read_only_paths]))
