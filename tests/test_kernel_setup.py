@@ -8,8 +8,10 @@ ipykernel kernels started by nbclient, unsandboxed (no student code runs here)."
 
 from __future__ import annotations
 
+import base64
 import importlib.util
 import json
+import logging
 import marshal
 import subprocess
 import sys
@@ -181,3 +183,79 @@ print(empty_before, empty_after, written_after)
     assert before >= 2, "ipykernel's own flush hands its work to the IOPub thread and waits"
     assert after == 0, "nothing to send: no hand-over, no wait"
     assert written >= 2, "something to send: ipykernel's own flush"
+
+
+WIDEN = """
+import sys, time, types
+stream = sys.stdout
+rotate = type(stream)._rotate_buffers.__get__(stream)
+def slow_rotate():
+    taken = rotate()
+    if any(buffer.tell() for buffer in taken.values()):
+        time.sleep(0.1)  # the IOPub thread held up after taking the buffers (a long message's HMAC)
+    return taken
+stream._rotate_buffers = slow_rotate
+"""
+
+
+@pytest.mark.parametrize("tuned", [False, True], ids=["untuned", "tuned"])
+def test_output_taken_by_a_timed_flush_still_comes_before_the_cells_end(tuned):
+    """A cell prints, then sleeps past ipykernel's timed flush (0.2 s), which is held up after it took
+    the buffers: the cell's end flushes nothing buffered, but its output must still come first."""
+    setup = f"{TUNING_SOURCE}\nassert not tune()" if tuned else "pass"
+    cells = [setup, WIDEN, "import time\nprint('printed')\ntime.sleep(0.25)", "print('next')"]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    assert [o.get("text") for o in nb.cells[2].outputs] == ["printed\n"]
+    assert [o.get("text") for o in nb.cells[3].outputs] == ["next\n"]
+
+
+def test_the_grading_kernels_own_setup_tunes_a_real_kernel_and_defines_the_checks_names():
+    """judge.setup() as a grading kernel gets it: sent on a channel, run by boot_code."""
+    record = base64.b64encode(judge.setup().record()).decode()
+    make_channel = (
+        "import base64, os, socket\n"
+        "_a, _b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
+        "_a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)\n"
+        f"_a.send(base64.b64decode({record!r}))\n"
+        "try:\n"
+        "    os.fstat(777)\n"
+        "except OSError:\n"
+        "    os.dup2(_b.fileno(), 777)\n"
+        "else:\n"
+        "    raise RuntimeError('fd 777 is taken')\n"
+    )
+    look = (
+        "import sys\n"
+        "print(type(sys.stdout.flush).__name__, type(sys.stderr.flush).__name__,"
+        " get_ipython().kernel._execute_sleep, callable(check), callable(report),"
+        " sorted(m for m in sys.modules if m.startswith('gradekit')))"
+    )
+    cells = [make_channel, channel.boot_code(777), look]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    assert nb.cells[1].outputs == [], "the setup says nothing: everything was tuned"
+    said = "".join(o.get("text", "") for o in nb.cells[2].outputs).split(maxsplit=5)
+    assert said[:5] == ["partial", "partial", "0.0", "True", "True"]
+    assert said[5].strip() == "['gradekit_checks', 'gradekit_kernel_tuning', 'gradekit_server']"
+
+
+def test_a_setup_cell_that_failed_stops_the_submission_saying_why(caplog):
+    execute = judge.JudgedExecute()
+    failed = nbformat.v4.new_code_cell("")
+    failed.outputs = [
+        nbformat.v4.new_output(
+            "error", ename="RuntimeError", evalue="the grader's boot record is not on the channel"
+        )
+    ]
+    with pytest.raises(judge.SetupFailed, match=r"setup failed: RuntimeError: the grader.s boot record"):
+        execute._check_setup(failed)
+    said = nbformat.v4.new_code_cell("")
+    said.outputs = [nbformat.v4.new_output("stream", name="stderr", text="kernel tuning left alone: x\n")]
+    execute.log = logging.getLogger("test-setup")
+    with caplog.at_level(logging.WARNING, logger="test-setup"):
+        execute._check_setup(said)
+        execute._check_setup(said)
+    assert [r.getMessage() for r in caplog.records] == [
+        "The grading kernel's setup: kernel tuning left alone: x"
+    ]

@@ -51,7 +51,7 @@ class Boot:
 @functools.lru_cache(maxsize=8)
 def _record(boot: Boot) -> bytes:
     sources = (*boot.modules, ("<gradekit boot>", boot.main))
-    compiled = marshal.dumps(tuple(compile(text, name, "exec") for name, text in sources))
+    compiled = marshal.dumps(tuple(compile(text, name, "exec", dont_inherit=True) for name, text in sources))
     return marshal.dumps((TAG, importlib.util.MAGIC_NUMBER, compiled, sources))
 
 
@@ -97,13 +97,15 @@ def _gradekit_boot(fd, tag, limit):
     try:
         kind, magic, compiled, sources = marshal.loads(data)
     except (EOFError, ValueError, TypeError):
-        raise RuntimeError("the channel's first datagram is not a boot record") from None
+        raise RuntimeError(
+            f"the channel's first datagram is not a boot record (this Python: {sys.version.split()[0]})"
+        ) from None
     if kind != tag:
         raise RuntimeError(f"a boot record of another kind: {kind!r}")
     if magic == importlib.util.MAGIC_NUMBER:
         programs = marshal.loads(compiled)
     else:  # a kernel of another Python than the grader's
-        programs = tuple(compile(text, name, "exec") for name, text in sources)
+        programs = tuple(compile(text, name, "exec", dont_inherit=True) for name, text in sources)
     for (name, _), code in zip(sources[:-1], programs[:-1]):
         module = types.ModuleType(name)
         exec(code, module.__dict__)

@@ -128,9 +128,18 @@ def setup() -> channel.Boot:
             "server.install(fd)\n"
             "checks._mode.kind = 'spec'\n"
             "main.update(check=checks.check, report=checks.report, identify=checks.identify)\n"
-            "tuning.tune()\n"
+            "for left in tuning.tune():\n"
+            "    print('kernel tuning left alone:', left, file=__import__('sys').stderr)\n"
         ),
     )
+
+
+_SETUP_SAID: set[str] = set()  # what setup cells said, logged once per grading process
+
+
+class SetupFailed(RuntimeError):
+    """A grading kernel's setup cell (before any student code) raised: the kit's or the machine's
+    fault, never the student's; the submission is not graded, and the message says why."""
 
 
 class JudgedExecute(OutputBudget, SandboxedExecute):
@@ -165,8 +174,12 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
             self._student_end.close()
             self._student_end = None
         role = self._run.layout.roles[index] if self._run is not None else Role("student")
+        if role.kind == "setup":
+            cell = self.execute_cell(cell, index, store_history=False)
+            self._check_setup(cell)
+            return cell, self.resources
         if role.kind != "checks":
-            cell = self.execute_cell(cell, index, store_history=role.kind not in ("setup",))
+            cell = self.execute_cell(cell, index, store_history=True)
             return cell, self.resources
         self._judge.checks(role)
         try:
@@ -174,6 +187,18 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
         finally:
             self._judge.wait(role)
         return cell, self.resources
+
+    def _check_setup(self, cell) -> None:
+        """The setup cell ran before any student code: an error there is the kit's or the
+        machine's (SetupFailed, which stops this submission with the reason); what it said (what
+        gradekit.sandbox.kernel_tuning left alone) is logged once per grading process."""
+        for output in cell.outputs:
+            if output.output_type == "error":
+                raise SetupFailed(f"the grading kernel's setup failed: {output.ename}: {output.evalue}")
+            said = output.get("text", "").strip() if output.output_type == "stream" else ""
+            if said and said not in _SETUP_SAID:
+                _SETUP_SAID.add(said)
+                self.log.warning("The grading kernel's setup: %s", said)
 
     def _get_timeout(self, cell):
         role = self._run.layout.roles[self._current] if self._run is not None else None
@@ -317,7 +342,12 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
     def _execute(self, layout: Layout, nb, resources) -> KernelRun:
         """Execute the cells of `layout` in a new sandboxed kernel, the checks running here."""
         grader_end, student_end = channel.channel_pair()
-        channel.send_boot(grader_end, setup())
+        try:
+            channel.send_boot(grader_end, setup())
+        except BaseException:
+            grader_end.close()
+            student_end.close()
+            raise
         layout.cells[0].source = channel.boot_code(student_end.fileno())
         notebook = nbformat.v4.new_notebook(cells=layout.cells, metadata=copy.deepcopy(nb.metadata))
         run = KernelRun(notebook, layout)
