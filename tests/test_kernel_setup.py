@@ -23,7 +23,7 @@ from nbclient import NotebookClient
 
 from gradekit import channel
 from gradekit.channel import boot
-from gradekit.grading import judge
+from gradekit.grading import kernel_setup
 from gradekit.sandbox import kernel_tuning
 
 TUNING_SOURCE = Path(kernel_tuning.__file__).read_text(encoding="utf-8")
@@ -116,12 +116,12 @@ def test_a_record_too_long_for_a_datagram_is_refused_by_the_grader():
 
 
 def test_the_grading_kernels_setup_fits_one_datagram_and_is_compiled_once():
-    record = judge.setup().record()
+    record = kernel_setup.setup().record()
     assert len(record) < boot.MAX_RECORD
-    assert judge.setup().record() is record, "compiled once per grading process"
+    assert kernel_setup.setup().record() is record, "compiled once per grading process"
     grader_end, student_end = channel.channel_pair()
     with grader_end, student_end:
-        channel.send_boot(grader_end, judge.setup())
+        channel.send_boot(grader_end, kernel_setup.setup())
         assert len(student_end.recv(boot.MAX_RECORD)) == len(record)
 
 
@@ -211,8 +211,8 @@ def test_output_taken_by_a_timed_flush_still_comes_before_the_cells_end(tuned):
 
 
 def test_the_grading_kernels_own_setup_tunes_a_real_kernel_and_defines_the_checks_names():
-    """judge.setup() as a grading kernel gets it: sent on a channel, run by boot_code."""
-    record = base64.b64encode(judge.setup().record()).decode()
+    """kernel_setup.setup() as a grading kernel gets it: sent on a channel, run by boot_code."""
+    record = base64.b64encode(kernel_setup.setup().record()).decode()
     make_channel = (
         "import base64, os, socket\n"
         "_a, _b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
@@ -241,21 +241,22 @@ def test_the_grading_kernels_own_setup_tunes_a_real_kernel_and_defines_the_check
 
 
 def test_a_setup_cell_that_failed_stops_the_submission_saying_why(caplog):
-    execute = judge.JudgedExecute()
+    log = logging.getLogger("test-setup")
     failed = nbformat.v4.new_code_cell("")
     failed.outputs = [
         nbformat.v4.new_output(
             "error", ename="RuntimeError", evalue="the grader's boot record is not on the channel"
         )
     ]
-    with pytest.raises(judge.SetupFailed, match=r"setup failed: RuntimeError: the grader.s boot record"):
-        execute._check_setup(failed)
+    with pytest.raises(
+        kernel_setup.SetupFailed, match=r"setup failed: RuntimeError: the grader.s boot record"
+    ):
+        kernel_setup.check(failed, log)
     said = nbformat.v4.new_code_cell("")
     said.outputs = [nbformat.v4.new_output("stream", name="stderr", text="kernel tuning left alone: x\n")]
-    execute.log = logging.getLogger("test-setup")
     with caplog.at_level(logging.WARNING, logger="test-setup"):
-        execute._check_setup(said)
-        execute._check_setup(said)
+        kernel_setup.check(said, log)
+        kernel_setup.check(said, log)
     assert [r.getMessage() for r in caplog.records] == [
         "The grading kernel's setup: kernel tuning left alone: x"
     ]

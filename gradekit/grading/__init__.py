@@ -3,6 +3,7 @@
 - `judge`: the autograde step: the student's cells in the sandboxed kernel, the checks in the
   grader (`JudgedExecute`, in the place of nbgrader's Execute);
 - `judge_thread`: the grader's side of one kernel run, in a thread, test cell by test cell;
+- `kernel_setup`: what a grading kernel runs first, and a setup that failed stopped with its reason;
 - `writeback`: what a run gave, written back into the autograded notebook;
 - `autogrades`: the scores into the gradebook (nbgrader's SaveAutoGrades, in one transaction);
 - `runner`: a test cell's checks run against a student's process;

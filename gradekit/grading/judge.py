@@ -29,7 +29,6 @@ those kill it too, the cell is left out.
 from __future__ import annotations
 
 import copy
-import functools
 import math
 import os
 import signal
@@ -43,14 +42,14 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets import Bool, Float, Integer
 
 from gradekit import channel
-from gradekit.checks import carry_forward, framework, probes
+from gradekit.checks import carry_forward
 from gradekit.course.notebooks import is_checks_cell, nbgrader_meta
-from gradekit.grading import runner, worlds
+from gradekit.grading import kernel_setup, runner, worlds
 from gradekit.grading.judge_thread import JudgeThread
 from gradekit.grading.outputs import OutputBudget
 from gradekit.grading.plan import Plan
 from gradekit.grading.writeback import write_student_cells, write_verdicts
-from gradekit.sandbox import SandboxedExecute, kernel_tuning
+from gradekit.sandbox import SandboxedExecute
 from gradekit.sandbox.forked import ForkedKernel
 
 
@@ -111,37 +110,6 @@ class KernelRun:
     stuck: tuple | None = None  # the check during which the kernel stopped answering
 
 
-@functools.cache
-def setup() -> channel.Boot:
-    """What a grading kernel runs first (sent on the channel: gradekit.channel.boot): the channel's
-    server, the names `check`, `report` and `identify` of the notebook's checks cell (in spec mode:
-    they never run a probe, as the checks run in the grader), and gradekit.sandbox.kernel_tuning."""
-    server, tuning = channel.SERVER_MODULE[0], "gradekit_kernel_tuning"
-    return channel.Boot(
-        modules=(
-            channel.SERVER_MODULE,
-            (probes.MODULE, Path(framework.__file__).read_text(encoding="utf-8")),
-            (tuning, Path(kernel_tuning.__file__).read_text(encoding="utf-8")),
-        ),
-        main=(
-            f"import {server} as server, {probes.MODULE} as checks, {tuning} as tuning\n"
-            "server.install(fd)\n"
-            "checks._mode.kind = 'spec'\n"
-            "main.update(check=checks.check, report=checks.report, identify=checks.identify)\n"
-            "for left in tuning.tune():\n"
-            "    print('kernel tuning left alone:', left, file=__import__('sys').stderr)\n"
-        ),
-    )
-
-
-_SETUP_SAID: set[str] = set()  # what setup cells said, logged once per grading process
-
-
-class SetupFailed(RuntimeError):
-    """A grading kernel's setup cell (before any student code) raised: the kit's or the machine's
-    fault, never the student's; the submission is not graded, and the message says why."""
-
-
 class JudgedExecute(OutputBudget, SandboxedExecute):
     """nbgrader's Execute for notebooks whose test cells are checks: the student's code runs in the
     sandboxed kernel, the checks and their verdicts here (see the module docstring)."""
@@ -176,7 +144,7 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
         role = self._run.layout.roles[index] if self._run is not None else Role("student")
         if role.kind == "setup":
             cell = self.execute_cell(cell, index, store_history=False)
-            self._check_setup(cell)
+            kernel_setup.check(cell, self.log)
             return cell, self.resources
         if role.kind != "checks":
             cell = self.execute_cell(cell, index, store_history=True)
@@ -187,18 +155,6 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
         finally:
             self._judge.wait(role)
         return cell, self.resources
-
-    def _check_setup(self, cell) -> None:
-        """The setup cell ran before any student code: an error there is the kit's or the
-        machine's (SetupFailed, which stops this submission with the reason); what it said (what
-        gradekit.sandbox.kernel_tuning left alone) is logged once per grading process."""
-        for output in cell.outputs:
-            if output.output_type == "error":
-                raise SetupFailed(f"the grading kernel's setup failed: {output.ename}: {output.evalue}")
-            said = output.get("text", "").strip() if output.output_type == "stream" else ""
-            if said and said not in _SETUP_SAID:
-                _SETUP_SAID.add(said)
-                self.log.warning("The grading kernel's setup: %s", said)
 
     def _get_timeout(self, cell):
         role = self._run.layout.roles[self._current] if self._run is not None else None
@@ -343,7 +299,7 @@ class JudgedExecute(OutputBudget, SandboxedExecute):
         """Execute the cells of `layout` in a new sandboxed kernel, the checks running here."""
         grader_end, student_end = channel.channel_pair()
         try:
-            channel.send_boot(grader_end, setup())
+            channel.send_boot(grader_end, kernel_setup.setup())
         except BaseException:
             grader_end.close()
             student_end.close()
