@@ -53,10 +53,10 @@ def server_code(fd: int) -> str:
     return (
         "def _gradekit_channel(source, fd):\n"
         "    import sys, types\n"
-        "    module = types.ModuleType('gradekit_server')\n"
+        f"    module = types.ModuleType({SERVER_MODULE[0]!r})\n"
         "    exec(compile(source, 'gradekit_server', 'exec'), module.__dict__)\n"
         "    module.install(fd)\n"
-        "    sys.modules['gradekit_server'] = module\n\n"
+        f"    sys.modules[{SERVER_MODULE[0]!r}] = module\n\n"
         f"_gradekit_channel({SERVER_SOURCE!r}, {int(fd)!r})\n"
         "del _gradekit_channel\n"
     )
@@ -66,7 +66,8 @@ def serve_code(cpu: int | None = None) -> str:
     """What the student's process runs where checks run: answer until the grader is done. `cpu`:
     the processor the grader asks from (see `pinned`)."""
     return (
-        f"import gradekit_server as _gradekit_server\n_gradekit_server.serve({cpu!r})\ndel _gradekit_server\n"
+        f"import {SERVER_MODULE[0]} as _gradekit_server\n"
+        f"_gradekit_server.serve({cpu!r})\ndel _gradekit_server\n"
     )
 
 

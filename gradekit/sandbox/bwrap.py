@@ -31,7 +31,7 @@ KERNEL_DIR_SIZE = 1024 * 1024  # bytes
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # The system's files a kernel reads, read-only where the host has them. The font cache: without it,
 # fontconfig scans every font at each start of graphviz's `dot` (27 ms a graph drawn in a sandbox
-# against 17 ms with it, this machine; the course draws two per submission).
+# against 17 ms with it, this machine; a notebook may draw several per submission).
 SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime", "/etc/fonts", "/var/cache/fontconfig")
 
 
